@@ -1,0 +1,6 @@
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("socket-conformance")
+except PackageNotFoundError:  # running from a checkout that was never installed
+    __version__ = "0.0.0+checkout"

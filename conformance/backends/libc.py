@@ -1,0 +1,239 @@
+"""The C socket API through ctypes: for calls the socket module cannot make.
+
+``sendto(fd, buf, len, 0, NULL, 0)``, ``recvfrom`` with a NULL address
+pointer, ``connect`` with an ``AF_UNSPEC`` address, exact address lengths.
+The sockaddr layouts are the ABI's: Linux puts a 16-bit family first, the BSDs
+(macOS, FreeBSD) a length byte and an 8-bit family. ctypes releases the GIL
+around foreign calls, so a blocking call here really blocks in the kernel.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import os
+import socket
+import struct
+import sys
+
+from conformance.backends import FAMILY, SHUT, TYPE, Address, Tracker
+from conformance.backends.guard import check_destination
+from conformance.errors import Unsupported
+
+_BSD_SOCKADDR = sys.platform.startswith(("darwin", "freebsd", "openbsd", "netbsd"))
+_SUN_PATH = 104 if _BSD_SOCKADDR else 108
+_SOCKADDR_STORAGE = 128
+_AF_UNSPEC = 0
+
+
+@functools.cache
+def _lib() -> ctypes.CDLL:
+    name = ctypes.util.find_library("c")
+    if name is None and not sys.platform.startswith("linux"):
+        raise Unsupported("no C library found for the libc backend")
+    lib = ctypes.CDLL(name, use_errno=True)
+    sz, ssz, i, p = ctypes.c_size_t, ctypes.c_ssize_t, ctypes.c_int, ctypes.c_void_p
+    lp = ctypes.POINTER(ctypes.c_uint32)
+    for fname, args, res in (
+        ("socket", (i, i, i), i), ("bind", (i, p, ctypes.c_uint32), i),
+        ("listen", (i, i), i), ("accept", (i, p, lp), i),
+        ("connect", (i, p, ctypes.c_uint32), i), ("send", (i, p, sz, i), ssz),
+        ("sendto", (i, p, sz, i, p, ctypes.c_uint32), ssz), ("recv", (i, p, sz, i), ssz),
+        ("recvfrom", (i, p, sz, i, p, lp), ssz), ("getsockname", (i, p, lp), i),
+        ("getpeername", (i, p, lp), i), ("shutdown", (i, i), i), ("close", (i,), i),
+        ("setsockopt", (i, i, i, p, ctypes.c_uint32), i),
+        ("getsockopt", (i, i, i, p, lp), i), ("fcntl", (i, i, i), i),
+    ):
+        fn = getattr(lib, fname)
+        fn.argtypes, fn.restype = args, res
+    return lib
+
+
+def available() -> bool:
+    try:
+        _lib()
+    except (OSError, Unsupported, AttributeError):
+        return False
+    return True
+
+
+def can_unshare_net() -> bool:
+    """Fork a child that tries unshare(CLONE_NEWNET), alone or inside a new user namespace."""
+    clone_newnet, clone_newuser = 0x40000000, 0x10000000
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        lib = ctypes.CDLL(None, use_errno=True)
+        ok = lib.unshare(clone_newnet) == 0 or lib.unshare(clone_newuser | clone_newnet) == 0
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+def _check(rc: int) -> int:
+    if rc < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return rc
+
+
+def _family_header(af: int, length: int) -> bytes:
+    return struct.pack("BB", length, af) if _BSD_SOCKADDR else struct.pack("=H", af)
+
+
+def pack_sockaddr(family: str, addr: Address) -> bytes:
+    """The suite's address form -> the platform's struct sockaddr bytes."""
+    af = FAMILY[family]
+    if family == "inet":
+        body = struct.pack("!H", addr[1]) + socket.inet_pton(socket.AF_INET, addr[0]) + bytes(8)
+        return _family_header(af, 16) + body
+    if family == "inet6":
+        body = (struct.pack("!HI", addr[1], 0)
+                + socket.inet_pton(socket.AF_INET6, addr[0]) + struct.pack("=I", 0))
+        return _family_header(af, 28) + body
+    path = os.fsencode(addr)
+    if len(path) >= _SUN_PATH:
+        raise OSError(36, "unix socket path too long")  # ENAMETOOLONG on Linux
+    raw = path + b"\0"
+    return _family_header(af, 2 + len(raw)) + raw
+
+
+def unpack_sockaddr(buf: bytes, length: int) -> Address | None:
+    """struct sockaddr bytes -> (host, port), a path string, or None when empty."""
+    if length < 2:
+        return None
+    af = buf[1] if _BSD_SOCKADDR else struct.unpack_from("=H", buf)[0]
+    if af == socket.AF_INET:
+        port = struct.unpack_from("!H", buf, 2)[0]
+        return (socket.inet_ntop(socket.AF_INET, buf[4:8]), port)
+    if af == socket.AF_INET6:
+        port = struct.unpack_from("!H", buf, 2)[0]
+        return (socket.inet_ntop(socket.AF_INET6, buf[8:24]), port)
+    if hasattr(socket, "AF_UNIX") and af == socket.AF_UNIX:
+        return os.fsdecode(buf[2:length].split(b"\0", 1)[0])
+    if af == _AF_UNSPEC:
+        return None
+    return ("af", af)
+
+
+class LibcSocket:
+    backend = "libc"
+
+    def __init__(self, fd: int, family: str, type: str, tracker: Tracker):
+        self._fd = fd
+        self.family = family
+        self.type = type
+        self._tracker = tracker
+
+    @classmethod
+    def create(cls, family: str, type: str, tracker: Tracker) -> LibcSocket:
+        fd = _check(_lib().socket(FAMILY[family], TYPE[type], 0))
+        return cls(fd, family, type, tracker)
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def _name_call(self, fn: ctypes._CFuncPtr) -> Address | None:  # type: ignore[name-defined]
+        buf = ctypes.create_string_buffer(_SOCKADDR_STORAGE)
+        ln = ctypes.c_uint32(_SOCKADDR_STORAGE)
+        _check(fn(self._fd, buf, ctypes.byref(ln)))
+        return unpack_sockaddr(buf.raw, ln.value)
+
+    def bind(self, addr: Address) -> None:
+        sa = pack_sockaddr(self.family, addr)
+        _check(_lib().bind(self._fd, sa, len(sa)))
+
+    def listen(self, backlog: int = 16) -> None:
+        _check(_lib().listen(self._fd, backlog))
+
+    def accept(self) -> tuple[LibcSocket, Address]:
+        buf = ctypes.create_string_buffer(_SOCKADDR_STORAGE)
+        ln = ctypes.c_uint32(_SOCKADDR_STORAGE)
+        fd = _check(_lib().accept(self._fd, buf, ctypes.byref(ln)))
+        child = LibcSocket(fd, self.family, self.type, self._tracker)
+        self._tracker.add(child)
+        return child, unpack_sockaddr(buf.raw, ln.value)
+
+    def connect(self, addr: Address) -> None:
+        check_destination(self.family, addr)
+        sa = pack_sockaddr(self.family, addr)
+        _check(_lib().connect(self._fd, sa, len(sa)))
+
+    def connect_unspec(self) -> None:
+        sa = _family_header(_AF_UNSPEC, 16) + bytes(14)
+        _check(_lib().connect(self._fd, sa, len(sa)))
+
+    def send(self, data: bytes, flags: int = 0) -> int:
+        return _check(_lib().send(self._fd, data, len(data), flags))
+
+    def sendto(self, data: bytes, addr: Address | None) -> int:
+        if addr is None:
+            return _check(_lib().sendto(self._fd, data, len(data), 0, None, 0))
+        check_destination(self.family, addr)
+        sa = pack_sockaddr(self.family, addr)
+        return _check(_lib().sendto(self._fd, data, len(data), 0, sa, len(sa)))
+
+    def recv(self, n: int, flags: int = 0) -> bytes:
+        buf = ctypes.create_string_buffer(max(n, 1))
+        got = _check(_lib().recv(self._fd, buf, n, flags))
+        return buf.raw[: min(got, n)]
+
+    def recvfrom(self, n: int, *, want_address: bool = True) -> tuple[bytes, Address | None]:
+        buf = ctypes.create_string_buffer(max(n, 1))
+        if not want_address:
+            got = _check(_lib().recvfrom(self._fd, buf, n, 0, None, None))
+            return buf.raw[:got], None
+        sa = ctypes.create_string_buffer(_SOCKADDR_STORAGE)
+        ln = ctypes.c_uint32(_SOCKADDR_STORAGE)
+        got = _check(_lib().recvfrom(self._fd, buf, n, 0, sa, ctypes.byref(ln)))
+        return buf.raw[:got], unpack_sockaddr(sa.raw, ln.value)
+
+    def recvmsg(self, n: int) -> tuple[bytes, bool]:
+        # MSG_TRUNC as a recv() flag makes Linux return the datagram's real
+        # length; elsewhere the flag is output-only, so fall back to the module.
+        if not sys.platform.startswith("linux"):
+            s = socket.socket(fileno=os.dup(self._fd))
+            try:
+                data, _, flags, _ = s.recvmsg(n)
+            finally:
+                s.close()
+            return data, bool(flags & getattr(socket, "MSG_TRUNC", 0))
+        buf = ctypes.create_string_buffer(max(n, 1))
+        got = _check(_lib().recv(self._fd, buf, n, socket.MSG_TRUNC))
+        return buf.raw[: min(got, n)], got > n
+
+    def getsockname(self) -> Address:
+        return self._name_call(_lib().getsockname)
+
+    def getpeername(self) -> Address:
+        return self._name_call(_lib().getpeername)
+
+    def shutdown(self, how: str) -> None:
+        _check(_lib().shutdown(self._fd, SHUT[how]))
+
+    def set_nonblocking(self, flag: bool) -> None:
+        import fcntl
+
+        fl = _check(_lib().fcntl(self._fd, fcntl.F_GETFL, 0))
+        fl = (fl | os.O_NONBLOCK) if flag else (fl & ~os.O_NONBLOCK)
+        _check(_lib().fcntl(self._fd, fcntl.F_SETFL, fl))
+
+    def is_nonblocking(self) -> bool:
+        import fcntl
+
+        return bool(_check(_lib().fcntl(self._fd, fcntl.F_GETFL, 0)) & os.O_NONBLOCK)
+
+    def setsockopt_int(self, level: int, name: int, value: int) -> None:
+        v = ctypes.c_int(value)
+        _check(_lib().setsockopt(self._fd, level, name, ctypes.byref(v), 4))
+
+    def getsockopt_int(self, level: int, name: int) -> int:
+        v = ctypes.c_int(0)
+        ln = ctypes.c_uint32(4)
+        _check(_lib().getsockopt(self._fd, level, name, ctypes.byref(v), ctypes.byref(ln)))
+        return v.value
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            _lib().close(fd)

@@ -1,0 +1,42 @@
+"""The exception hierarchy.
+
+What the stack did is never an exception here: a deviation is data (an
+observation that matches no expectation). Exceptions are for the three other
+things that can happen to a case, plus bad input at the CLI boundary:
+
+- ``Unsupported``: the feature is absent on this platform (verdict ``unsupported``);
+- ``DeadlineExceeded``: a blocking call did not return in time (``timeout``);
+- ``HarnessError``: the harness itself broke (``error``).
+"""
+
+
+class ConformanceError(Exception):
+    """Base of every exception this package raises on purpose."""
+
+
+class Unsupported(ConformanceError):
+    """The platform lacks the feature a case needs (no IPv6, no AF_UNIX, ...)."""
+
+
+class DeadlineExceeded(ConformanceError):
+    """A blocking call did not return within its deadline."""
+
+
+class HarnessError(ConformanceError):
+    """The harness broke: a bug in a case, a backend or the plugin."""
+
+
+class UnsafeDestination(HarnessError):
+    """A case tried to send traffic somewhere other than loopback or a suite namespace."""
+
+
+class UsageError(ConformanceError):
+    """Bad input to a command; the CLI turns it into one line and exit 2."""
+
+
+class ExpectationError(UsageError):
+    """A malformed expectations file; the message names the file and line."""
+
+
+class ReportError(UsageError):
+    """A file that is not a valid report; the message names the file and field."""

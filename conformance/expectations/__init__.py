@@ -1,0 +1,189 @@
+"""Documented behaviour per platform family, kept as data apart from the cases.
+
+One TOML file per family (``linux.toml``, ``darwin.toml``, ``freebsd.toml``,
+``windows.toml``) plus ``posix.toml``, the portable baseline. Each case id is an
+array of tables; the first entry whose ``when`` holds for the platform and the
+instance's parameters decides::
+
+    [["udp.connected.sendto_other_address"]]
+    accept = [{ errno = "EISCONN" }]        # observations that conform
+    source = "FreeBSD send(2), ERRORS: EISCONN"
+    url = "https://man.freebsd.org/cgi/man.cgi?query=send&sektion=2"
+    when = { params = { family = "inet" } }  # optional: os, kernel, stack, params
+
+An accepted observation matches when each of its keys is present in the
+observation with an equal value: cases may record more than an expectation
+pins down. In ``posix.toml`` an entry may say ``open = true`` instead of
+``accept``: POSIX leaves the behaviour to the implementation.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from conformance.errors import ExpectationError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+FAMILIES = ("linux", "darwin", "freebsd", "windows")
+BASELINE = "posix"
+
+_ENTRY_KEYS = {"accept", "open", "source", "url", "when", "tags"}
+_WHEN_KEYS = {"os", "kernel", "stack", "params"}
+_KERNEL_COND = re.compile(r"^(>=|<=|>|<|==)\s*(\d+(?:\.\d+)*)$")
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What one source says a case should observe, under a condition."""
+
+    case_id: str
+    accept: tuple[Mapping[str, Any], ...]
+    source: str
+    url: str | None
+    when: Mapping[str, Any]
+    file: str
+    line: int
+    open: bool = False
+    tags: tuple[str, ...] = field(default=())
+
+    def admits(self, observation: Mapping[str, Any]) -> bool:
+        """True when the observation matches one of the accepted observations."""
+        return any(_subset(a, observation) for a in self.accept)
+
+    def applies(self, platform: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
+        for key, want in self.when.items():
+            if key == "params":
+                if any(str(params.get(k)) not in _as_list(v) for k, v in want.items()):
+                    return False
+            elif key == "kernel":
+                if not _kernel_holds(want, platform.get("kernel", "")):
+                    return False
+            elif str(platform.get(key)) not in _as_list(want):
+                return False
+        return True
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "accept": [dict(a) for a in self.accept],
+            "source": self.source,
+            "url": self.url,
+            "when": dict(self.when),
+            "open": self.open,
+        }
+
+
+def _subset(want: Mapping[str, Any], got: Mapping[str, Any]) -> bool:
+    return all(k in got and got[k] == v for k, v in want.items())
+
+
+def _as_list(v: Any) -> list[str]:
+    return [str(x) for x in v] if isinstance(v, list) else [str(v)]
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"\d+", text)[:3])
+
+
+def _kernel_holds(cond: str, kernel: str) -> bool:
+    m = _KERNEL_COND.match(cond)
+    assert m, cond  # validated at load time
+    op, ver = m.groups()
+    have, want = _version(kernel), _version(ver)
+    return {
+        ">=": have >= want, "<=": have <= want, ">": have > want,
+        "<": have < want, "==": have == want,
+    }[op]
+
+
+class ExpectationSet:
+    """All expectations of one family, indexed by case id."""
+
+    def __init__(self, family: str, entries: Mapping[str, list[Expectation]]):
+        self.family = family
+        self.entries = dict(entries)
+
+    def lookup(
+        self, case_id: str, platform: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> Expectation | None:
+        for exp in self.entries.get(case_id, ()):
+            if exp.applies(platform, params):
+                return exp
+        return None
+
+    def case_ids(self) -> set[str]:
+        return set(self.entries)
+
+
+def load_file(path: Path, family: str | None = None) -> ExpectationSet:
+    """Parse and validate one expectations file; errors name the file and line."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ExpectationError(f"{path}: {exc}") from None
+    entries: dict[str, list[Expectation]] = {}
+    for case_id, tables in data.items():
+        line = _header_line(text, case_id)
+        where = f"{path}:{line}"
+        if not isinstance(tables, list):
+            raise ExpectationError(f'{where}: {case_id} must be an array of tables [["{case_id}"]]')
+        for table in tables:
+            entries.setdefault(case_id, []).append(_entry(case_id, table, str(path), line, where))
+    return ExpectationSet(family or path.stem, entries)
+
+
+def _entry(case_id: str, t: Mapping[str, Any], file: str, line: int, where: str) -> Expectation:
+    unknown = set(t) - _ENTRY_KEYS
+    if unknown:
+        raise ExpectationError(f"{where}: unknown key(s) {sorted(unknown)} in {case_id}")
+    if not t.get("source"):
+        raise ExpectationError(f"{where}: {case_id} has no source")
+    is_open = bool(t.get("open", False))
+    accept = t.get("accept", [])
+    if not is_open and (not isinstance(accept, list) or not accept
+                        or not all(isinstance(a, dict) for a in accept)):
+        raise ExpectationError(f"{where}: {case_id} needs accept = [{{...}}, ...] or open = true")
+    when = t.get("when", {})
+    if not isinstance(when, dict) or set(when) - _WHEN_KEYS:
+        raise ExpectationError(f"{where}: {case_id} 'when' takes only {sorted(_WHEN_KEYS)}")
+    if "kernel" in when and not _KERNEL_COND.match(str(when["kernel"])):
+        raise ExpectationError(f"{where}: {case_id} kernel condition must look like '>=4.6'")
+    return Expectation(
+        case_id, tuple(accept), t["source"], t.get("url"), when, file, line, is_open,
+        tuple(t.get("tags", ())),
+    )
+
+
+def _header_line(text: str, case_id: str) -> int:
+    needle = f'[["{case_id}"]]'
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.strip() == needle:
+            return n
+    return 1
+
+
+def data_dir() -> Path:
+    return Path(str(resources.files("conformance.expectations")))
+
+
+def load_family(family: str, directory: Path | None = None) -> ExpectationSet:
+    """The expectations of a platform family; an absent file is an empty set."""
+    path = (directory or data_dir()) / f"{family}.toml"
+    if not path.exists():
+        return ExpectationSet(family, {})
+    return load_file(path, family)
+
+
+def load_all(directory: Path | None = None) -> dict[str, ExpectationSet]:
+    """Every family plus the POSIX baseline."""
+    return {f: load_family(f, directory) for f in (*FAMILIES, BASELINE)}

@@ -1,0 +1,135 @@
+"""The toolkit a case body gets as the ``kit`` fixture.
+
+It opens sockets with the instance's backend (and closes them at teardown),
+names loopback addresses per family, turns calls into errno names, and waits
+for readiness with deadlines: nothing here sleeps.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import os
+import select
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+from conformance.backends import Address, Socket, Tracker, open_socket
+from conformance.errors import DeadlineExceeded, Unsupported
+
+# How long a call that should complete at once may take before it counts as
+# hung; generous, because only a broken stack ever reaches it.
+DEADLINE_S = 2.0
+
+LOOPBACK = {"inet": "127.0.0.1", "inet6": "::1"}
+WILDCARD = {"inet": "0.0.0.0", "inet6": "::"}
+
+
+def errno_name(exc: OSError) -> str:
+    """The symbolic errno of an OSError (``EAGAIN``), never the number or the text."""
+    if exc.errno is None:
+        return type(exc).__name__
+    return _errno.errorcode.get(exc.errno, f"errno{exc.errno}")
+
+
+class Kit:
+    """Per-instance helpers; see the module docstring."""
+
+    def __init__(self, backend: str, tracker: Tracker):
+        self.backend = backend
+        self.tracker = tracker
+        self.detail: dict[str, Any] = {}
+        self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
+
+    def socket(self, family: str, type: str, *, backend: str | None = None) -> Socket:
+        """A new socket; an absent family or type is ``unsupported``, not an error."""
+        try:
+            return open_socket(backend or self.backend, family, type, self.tracker)
+        except OSError as exc:
+            if errno_name(exc) in ("EAFNOSUPPORT", "EPROTONOSUPPORT", "ESOCKTNOSUPPORT",
+                                   "EPFNOSUPPORT", "EPROTOTYPE"):
+                raise Unsupported(f"socket({family}, {type}) failed: {errno_name(exc)}") from exc
+            raise
+        except KeyError as exc:
+            raise Unsupported(f"{family}/{type} is not available on this platform") from exc
+
+    def address(self, family: str, port: int = 0, host: str | None = None) -> Address:
+        """A bindable address: loopback (or ``host``) and ``port``; a fresh path for unix."""
+        if family == "unix":
+            if self._tmpdir is None:
+                self._tmpdir = tempfile.TemporaryDirectory(prefix="sc-")
+            return os.path.join(self._tmpdir.name, f"s{len(os.listdir(self._tmpdir.name))}")
+        return (host or LOOPBACK[family], port)
+
+    def bound(self, family: str, type: str, host: str | None = None) -> Socket:
+        """A socket bound to loopback (or ``host``) on a port from bind(0)."""
+        s = self.socket(family, type)
+        s.bind(self.address(family, 0, host))
+        return s
+
+    def listener(self, family: str, backlog: int = 16) -> Socket:
+        s = self.bound(family, "stream")
+        s.listen(backlog)
+        return s
+
+    def note(self, **detail: Any) -> None:
+        """Record volatile facts (port numbers, addresses) beside the observation."""
+        self.detail.update(detail)
+
+    @staticmethod
+    def outcome(fn: Callable[..., Any], *args: Any) -> str:
+        """Run one call: ``"ok"`` if it returned, else its errno name."""
+        try:
+            fn(*args)
+        except OSError as exc:
+            return errno_name(exc)
+        return "ok"
+
+    @staticmethod
+    def readable(sock: Socket, timeout: float) -> bool:
+        """Whether ``sock`` becomes readable within ``timeout`` seconds (poll, no sleep)."""
+        r, _, _ = select.select([sock.fileno()], [], [], timeout)
+        return bool(r)
+
+    @staticmethod
+    def writable(sock: Socket, timeout: float) -> bool:
+        _, w, _ = select.select([], [sock.fileno()], [], timeout)
+        return bool(w)
+
+    def recv_within(self, sock: Socket, n: int = 65536, timeout: float = DEADLINE_S) -> bytes:
+        """recv() that raises DeadlineExceeded instead of hanging."""
+        if not self.readable(sock, timeout):
+            raise DeadlineExceeded(f"recv: nothing readable within {timeout}s")
+        return sock.recv(n)
+
+    def recvfrom_within(
+        self, sock: Socket, n: int = 65536, timeout: float = DEADLINE_S
+    ) -> tuple[bytes, Address | None]:
+        if not self.readable(sock, timeout):
+            raise DeadlineExceeded(f"recvfrom: nothing readable within {timeout}s")
+        return sock.recvfrom(n)
+
+    def accept_within(self, sock: Socket, timeout: float = DEADLINE_S) -> tuple[Socket, Address]:
+        if not self.readable(sock, timeout):
+            raise DeadlineExceeded(f"accept: no connection within {timeout}s")
+        return sock.accept()
+
+    def drain(self, sock: Socket, marker: bytes, timeout: float = DEADLINE_S) -> list[bytes]:
+        """Every datagram queued on ``sock`` up to and including ``marker``.
+
+        Absence is shown with a barrier, not a sleep: the case sends ``marker``
+        from an accepted source after the datagrams that must not arrive, and
+        loopback keeps one receiver's queue in order, so anything not seen by
+        the time the marker arrives was not delivered.
+        """
+        got: list[bytes] = []
+        while True:
+            data = self.recv_within(sock, 65536, timeout)
+            got.append(data)
+            if data == marker:
+                return got
+
+    def close(self) -> None:
+        self.tracker.close_all()
+        if self._tmpdir is not None:
+            self._tmpdir.cleanup()

@@ -1,0 +1,95 @@
+"""Proving that a call is blocked, rather than assuming it.
+
+On Linux a thread parked in a system call shows it in
+``/proc/self/task/<tid>/syscall`` (first field: the syscall number) and its
+state in ``/proc/self/task/<tid>/stat`` is ``S`` (interruptible sleep). Seeing
+both for the expected call is proof. Elsewhere the only evidence is a bounded
+window in which the call did not return; the result records which method
+was used, so a reader can weigh it.
+"""
+
+from __future__ import annotations
+
+import platform
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from conformance.errors import DeadlineExceeded
+
+# Syscall numbers per machine, from the kernel's syscall tables.
+SYSCALLS: dict[str, dict[str, tuple[int, ...]]] = {
+    "x86_64": {"accept": (43, 288), "recv": (45, 47), "connect": (42,)},
+    "aarch64": {"accept": (202, 242), "recv": (207, 212), "connect": (203,)},
+}
+
+WINDOW_S = 0.05
+
+
+@dataclass
+class BlockedCall:
+    """A call running on its own thread, so the caller can watch it block."""
+
+    fn: Callable[[], Any]
+    result: Any = None
+    error: BaseException | None = None
+    tid: int = 0
+    done: threading.Event = field(default_factory=threading.Event)
+    started: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> BlockedCall:
+        threading.Thread(target=self._run, daemon=True).start()
+        if not self.started.wait(2.0):
+            raise DeadlineExceeded("the calling thread did not start")
+        return self
+
+    def _run(self) -> None:
+        self.tid = threading.get_native_id()
+        self.started.set()
+        try:
+            self.result = self.fn()
+        except BaseException as exc:
+            self.error = exc
+        finally:
+            self.done.set()
+
+    def wait(self, timeout: float) -> bool:
+        return self.done.wait(timeout)
+
+
+def _proc_state(tid: int) -> tuple[int | None, str]:
+    with open(f"/proc/self/task/{tid}/syscall") as f:
+        first = f.read().split()[0]
+    with open(f"/proc/self/task/{tid}/stat") as f:
+        state = f.read().rsplit(")", 1)[1].split()[0]
+    return (int(first) if first.lstrip("-").isdigit() else None), state
+
+
+def prove_blocked(call: BlockedCall, syscall: str, deadline: float = 2.0) -> dict[str, Any]:
+    """Wait until ``call`` is provably parked in ``syscall``; return how it was shown.
+
+    The returned dict goes into the case's observation: ``{"blocked": True,
+    "method": "proc-syscall"}``, or ``{"blocked": False, ...}`` when the call
+    returned instead of blocking.
+    """
+    numbers = SYSCALLS.get(platform.machine().lower(), {}).get(syscall)
+    end = time.monotonic() + deadline
+    if numbers:
+        try:
+            while time.monotonic() < end:
+                if call.done.is_set():
+                    return {"blocked": False, "method": "proc-syscall"}
+                nr, state = _proc_state(call.tid)
+                if nr in numbers and state == "S":
+                    return {"blocked": True, "method": "proc-syscall"}
+                # Yield the GIL so the thread can reach the call; this is a
+                # poll on a deadline, not a wait for an event of known length.
+                call.done.wait(0.0005)
+        except OSError:
+            pass  # no /proc for this task: fall back to the window below
+        else:
+            raise DeadlineExceeded(f"{syscall}: thread never parked in the call within {deadline}s")
+    returned = call.wait(WINDOW_S)
+    return {"blocked": not returned, "method": f"timed-window-{int(WINDOW_S * 1000)}ms"}

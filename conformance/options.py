@@ -1,0 +1,18 @@
+"""Option names and help texts, shared by ``addoption``/``addini`` and the CLI.
+
+Precedence: command line > environment > ini > default. A bad value raises
+``pytest.UsageError`` naming where it came from.
+"""
+
+from __future__ import annotations
+
+OUT = ("--conformance-out", "conformance_out", "SOCKET_CONFORMANCE_OUT",
+       "directory for the platform report (<platform-id>.json/.md/.html); "
+       "setting it turns report writing on")
+STACK = ("--conformance-stack", "conformance_stack", "SOCKET_CONFORMANCE_STACK",
+         "name of the socket stack under test: host, gvisor, uml (default host)")
+EXPECTATIONS = ("--conformance-expectations", "conformance_expectations",
+                "SOCKET_CONFORMANCE_EXPECTATIONS",
+                "directory of expectation TOML files (default: the ones shipped)")
+
+ALL = (OUT, STACK, EXPECTATIONS)

@@ -1,0 +1,131 @@
+"""Platform fingerprint: what is under test, and what it can do.
+
+Capabilities are probed by trying the thing (bind an IPv6 socket, make an
+AF_UNIX pair, enter a new network namespace in a child), once per process.
+The stack (host, gvisor, uml) is named by the runner that started us through
+``SOCKET_CONFORMANCE_STACK``; a plain run is ``host``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform as _pl
+import re
+import socket
+import sys
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+STACK_ENV = "SOCKET_CONFORMANCE_STACK"
+
+
+@dataclass(frozen=True)
+class Platform:
+    id: str
+    os: str
+    release: str
+    kernel: str
+    arch: str
+    libc: str
+    python: str
+    stack: str
+    capabilities: dict[str, bool] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def os_name() -> str:
+    for prefix in ("linux", "darwin", "freebsd", "win32", "openbsd", "netbsd"):
+        if sys.platform.startswith(prefix):
+            return "windows" if prefix == "win32" else prefix
+    return sys.platform
+
+
+def kernel_version(release: str) -> str:
+    """The major.minor of a kernel release string (``6.18.44-fc`` -> ``6.18``)."""
+    m = re.match(r"(\d+)\.(\d+)", release)
+    return f"{m.group(1)}.{m.group(2)}" if m else release
+
+
+def _libc() -> str:
+    name, ver = _pl.libc_ver()
+    return f"{name} {ver}".strip() or "unknown"
+
+
+@functools.cache
+def capabilities() -> dict[str, bool]:
+    """Probe each capability once; every value comes from actually trying."""
+    return {
+        "ipv6": _probe_ipv6(),
+        "af_unix": _probe_af_unix(),
+        "libc": _probe_libc(),
+        "proc_syscall": _probe_proc_syscall(),
+        "netns": _probe_netns(),
+    }
+
+
+def _probe_ipv6() -> bool:
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def _probe_af_unix() -> bool:
+    if not hasattr(socket, "AF_UNIX"):
+        return False
+    try:
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    except OSError:
+        return False
+    a.close()
+    b.close()
+    return True
+
+
+def _probe_libc() -> bool:
+    from conformance.backends import libc
+
+    return libc.available()
+
+
+def _probe_proc_syscall() -> bool:
+    import threading
+
+    path = f"/proc/self/task/{threading.get_native_id()}/syscall"
+    try:
+        with open(path) as f:
+            return bool(f.read().strip())
+    except OSError:
+        return False
+
+
+def _probe_netns() -> bool:
+    """Whether this process may create a network namespace (root or user namespaces)."""
+    if os_name() != "linux" or not hasattr(os, "fork"):
+        return False
+    from conformance.backends import libc
+
+    return libc.can_unshare_net()
+
+
+def detect_stack() -> str:
+    return os.environ.get(STACK_ENV, "host") or "host"
+
+
+def fingerprint(stack: str | None = None) -> Platform:
+    """Describe the running platform; the id is built from os, kernel, arch and stack."""
+    name = os_name()
+    release = _pl.release()
+    kernel = kernel_version(release) if name != "windows" else _pl.version()
+    arch = _pl.machine().lower() or "unknown"
+    stack = stack or detect_stack()
+    py = f"{sys.implementation.name} {_pl.python_version()}"
+    pid = f"{name}-{kernel}-{arch}-{stack}"
+    return Platform(pid, name, release, kernel, arch, _libc(), py, stack, capabilities())

@@ -1,0 +1,294 @@
+"""pytest hooks: options, markers, observation capture, verdicts, report writing.
+
+Workers (or the single process with -n 0) run each case, judge its
+observation and attach the result to the pytest report object
+(``report.conformance``), so it survives xdist's serialization. Only the
+controller gathers those results and writes the one platform report.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance import options
+
+_STATE = pytest.StashKey["_State"]()
+_FDS = pytest.StashKey[set[int]]()
+_JUDGEMENT = pytest.StashKey[Any]()
+_KIT = pytest.StashKey[Any]()
+
+
+class Deviation(AssertionError):
+    """Raised by the plugin (never by a case) when an observation deviates."""
+
+
+class _State:
+    """Session-wide data: the platform and its expectations, loaded once per process."""
+
+    def __init__(self, config: pytest.Config):
+        from conformance import expectations, platform
+
+        self.stack = _option(config, options.STACK) or "host"
+        exp_dir = _option(config, options.EXPECTATIONS)
+        self.platform = platform.fingerprint(self.stack)
+        try:
+            sets = expectations.load_all(Path(exp_dir) if exp_dir else None)
+        except expectations.ExpectationError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        self.family = sets.get(self.platform.os) or expectations.ExpectationSet(
+            self.platform.os, {}
+        )
+        self.baseline = sets[expectations.BASELINE]
+        self.out = _option(config, options.OUT)
+        if self.out and not hasattr(config, "workerinput"):
+            from conformance.report.write import ensure_writable
+
+            try:
+                ensure_writable(Path(self.out))
+            except OSError as exc:
+                raise pytest.UsageError(
+                    f"--conformance-out {self.out} is not a writable directory: {exc.strerror}"
+                ) from None
+
+
+def _option(config: pytest.Config, opt: tuple[str, str, str, str]) -> str | None:
+    _flag, ini, env, _ = opt
+    value = config.getoption(ini)
+    if value is None:
+        value = os.environ.get(env) or config.getini(ini) or None
+    return value
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register the suite's options, each also settable by ini and environment."""
+    group = parser.getgroup("conformance", "socket conformance")
+    for flag, ini, env, help_text in options.ALL:
+        group.addoption(flag, dest=ini, default=None, help=f"{help_text} [env {env}]")
+        parser.addini(ini, help_text, default="")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register markers and load the platform and its expectations."""
+    config.addinivalue_line(
+        "markers", "conformance_case(info): a socket-conformance case (set by @case)"
+    )
+    config.addinivalue_line(
+        "markers", "requires(capability): instance needs a platform capability (ipv6, ...)"
+    )
+    config.stash[_STATE] = _State(config)
+    config.pluginmanager.register(_Controller(config), "conformance-controller")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Say what is under test."""
+    st = config.stash[_STATE]
+    caps = ", ".join(f"{k}={'yes' if v else 'no'}" for k, v in st.platform.capabilities.items())
+    return [
+        f"socket-conformance: platform {st.platform.id} (stack {st.stack})",
+        f"capabilities: {caps}",
+        f"expectations: {st.family.family} ({len(st.family.entries)} case ids), "
+        f"baseline posix ({len(st.baseline.entries)})",
+    ]
+
+
+@pytest.fixture
+def kit(request: pytest.FixtureRequest):
+    """Sockets for one case instance, with the instance's backend; closed at teardown."""
+    from conformance.backends import Tracker
+    from conformance.kit import Kit
+
+    callspec = getattr(request.node, "callspec", None)
+    backend = callspec.params.get("backend", "python") if callspec else "python"
+    k = Kit(backend, Tracker())
+    request.node.stash[_KIT] = k
+    yield k
+    k.close()
+
+
+def _socket_fds() -> set[int]:
+    fds: set[int] = set()
+    fd_dir = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
+    for name in os.listdir(fd_dir):
+        try:
+            if stat.S_ISSOCK(os.fstat(int(name)).st_mode):
+                fds.add(int(name))
+        except OSError:
+            continue
+    return fds
+
+
+def _case_item(item: pytest.Item) -> bool:
+    from conformance.case import case_info
+
+    return case_info(item) is not None
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item):
+    """Snapshot open sockets, then refuse instances whose capability is missing."""
+    if not _case_item(item) or sys.platform == "win32":
+        return (yield)
+    item.stash[_FDS] = _socket_fds()
+    caps = item.config.stash[_STATE].platform.capabilities
+    for mark in item.iter_markers("requires"):
+        cap = mark.args[0]
+        if not caps.get(cap, False):
+            from conformance.errors import Unsupported
+
+            raise Unsupported(f"capability {cap!r} is not available on this platform")
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
+    """After fixtures are torn down, any socket the case opened and kept is a leak."""
+    result = yield
+    before = item.stash.get(_FDS, None)
+    if before is not None:
+        leaked = sorted(_socket_fds() - before)
+        if leaked:
+            from conformance.errors import HarnessError
+
+            raise HarnessError(f"case left {len(leaked)} socket descriptor(s) open: {leaked}")
+    return result
+
+
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run a case body, keep its observation, and judge it against the expectation."""
+    from conformance.case import case_info
+    from conformance.errors import HarnessError
+    from conformance.verdict import judge
+
+    info = case_info(pyfuncitem)
+    if info is None:
+        return None
+    args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    observation = pyfuncitem.obj(**args)
+    _check_observation(info.id, observation)
+    st = pyfuncitem.config.stash[_STATE]
+    params = _params(pyfuncitem)
+    j = judge(info.id, observation, st.platform.to_json(), params, st.family, st.baseline)
+    pyfuncitem.stash[_JUDGEMENT] = (observation, j)
+    if j.verdict == "deviates":
+        raise Deviation(j.message)
+    if j.verdict not in ("conforms", "undocumented"):
+        raise HarnessError(f"judge returned {j.verdict!r} for an observation")
+    return True
+
+
+def _check_observation(case_id: str, observation: Any) -> None:
+    import json
+
+    from conformance.errors import HarnessError
+
+    if not isinstance(observation, dict) or not observation:
+        raise HarnessError(f"{case_id} returned {observation!r}; a case returns a non-empty dict")
+    try:
+        if json.loads(json.dumps(observation)) != observation:
+            raise ValueError("does not round-trip")
+    except (TypeError, ValueError) as exc:
+        raise HarnessError(f"{case_id} returned a non-JSON-safe observation: {exc}") from None
+
+
+def _params(item: pytest.Item) -> dict[str, str]:
+    callspec = getattr(item, "callspec", None)
+    return {k: str(v) for k, v in callspec.params.items()} if callspec else {}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    """Attach the case result to the report and map it onto pytest's outcome."""
+    report: pytest.TestReport = yield
+    from conformance.case import case_info
+
+    info = case_info(item)
+    if info is None:
+        return report
+    from conformance import results
+
+    kit = item.stash.get(_KIT, None)
+    judged = item.stash.get(_JUDGEMENT, None) if call.when == "call" else None
+    data = results.from_phase(info, _params(item), call, judged, kit.detail if kit else {})
+    report.conformance = data
+    if data["verdict"] in ("unsupported", "skipped") and report.outcome != "skipped":
+        report.outcome = "skipped"
+        lineno = (item.location[1] or 0) + 1
+        report.longrepr = (str(item.path), lineno, f"{data['verdict']}: {data['message']}")
+    return report
+
+
+class _Controller:
+    """Gathers results from every phase report and writes the platform report.
+
+    Registered per session so its state lives with the config; under xdist
+    the workers send their reports here, so only this object writes files.
+    """
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.table: dict[str, dict[str, Any]] = {}
+        self.collected: set[str] = set()
+        self.started = ""
+        self.written: tuple[dict[str, Any], dict[str, Path]] | None = None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection(self, session: pytest.Session) -> None:
+        """Stamp the start time."""
+        from conformance.report.model import now
+
+        self.started = now()
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Remember which case instances were collected, for the count check."""
+        self.collected.update(i.nodeid for i in session.items if _case_item(i))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """Under xdist the controller learns the collected ids from each worker."""
+        self.collected.update(ids)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Merge each phase's result into the table."""
+        data = getattr(report, "conformance", None)
+        if data is None:
+            return
+        from conformance import results
+
+        self.table[report.nodeid] = results.merge(self.table.get(report.nodeid), data, report)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """Check every collected instance has a result, then write the report."""
+        st = self.config.stash[_STATE]
+        if not st.out or hasattr(self.config, "workerinput"):
+            return
+        from conformance import results
+        from conformance.report import model, write
+
+        for nodeid in sorted(self.collected - set(self.table)):
+            self.table[nodeid] = results.missing(nodeid)
+        report = model.build(st.platform, list(self.table.values()), self.started)
+        try:
+            paths = write.write_all(report, Path(st.out))
+        except OSError as exc:
+            raise pytest.UsageError(f"cannot write the report to {st.out}: {exc}") from None
+        self.written = (report, paths)
+        failing = any(r["verdict"] in results.FAILING for r in report["results"])
+        if failing and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """Where the report went, counts per verdict, and every failing result."""
+        if self.written is None:
+            return
+        from conformance.report import summary
+
+        report, paths = self.written
+        for line in summary.lines(report, paths):
+            terminalreporter.write_line(line)

@@ -1,0 +1,1 @@
+"""Reports: the model and its JSON Schema, writers, summary, matrix and gate."""

@@ -1,0 +1,101 @@
+"""The report document: one per platform, JSON, validated against schema.json."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import datetime, timezone
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from conformance import __version__
+from conformance.errors import ReportError
+from conformance.platform import Platform
+from conformance.verdict import VERDICTS
+
+SCHEMA = "socket-conformance/report/1"
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@cache
+def revision() -> str:
+    """The git revision of the suite when run from a checkout, else 'release'."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True, timeout=5, check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "release"
+    return out.stdout.strip() or "release"
+
+
+def _key(r: dict[str, Any]) -> tuple[str, str]:
+    return r["id"], json.dumps(r["params"], sort_keys=True)
+
+
+def build(platform: Platform, results: list[dict[str, Any]], started: str) -> dict[str, Any]:
+    """Assemble the report document from merged results."""
+    clean = []
+    for r in sorted(results, key=_key):
+        r = {k: v for k, v in r.items() if k != "phase"}
+        clean.append(r)
+    summary = {v: 0 for v in VERDICTS}
+    for r in clean:
+        summary[r["verdict"]] += 1
+    return {
+        "schema": SCHEMA,
+        "suite": {"version": __version__, "revision": revision()},
+        "platform": platform.to_json(),
+        "started": started or now(),
+        "finished": now(),
+        "summary": summary,
+        "results": clean,
+    }
+
+
+@cache
+def schema() -> dict[str, Any]:
+    text = resources.files("conformance.report").joinpath("schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def validate(report: Any, name: str = "report") -> None:
+    """Raise ReportError naming the file and the offending field."""
+    import jsonschema
+
+    if not isinstance(report, dict) or "schema" not in report:
+        raise ReportError(f"{name}: not a socket-conformance report (no 'schema' field)")
+    if report["schema"] != SCHEMA:
+        raise ReportError(
+            f"{name}: schema {report['schema']!r} is not {SCHEMA!r} (field 'schema')"
+        )
+    errors = sorted(
+        jsonschema.Draft202012Validator(schema()).iter_errors(report),
+        key=lambda e: list(e.absolute_path),
+    )
+    if errors:
+        e = errors[0]
+        where = "/".join(str(p) for p in e.absolute_path) or "(top level)"
+        raise ReportError(f"{name}: field {where}: {e.message}")
+
+
+def load(path: Path) -> dict[str, Any]:
+    """Read and validate a report file; every failure is one ReportError line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReportError(f"{path}: not JSON ({exc.msg} at line {exc.lineno}); "
+                          "truncated or not a report") from None
+    validate(data, str(path))
+    return data

@@ -1,0 +1,49 @@
+"""The catalogue: unique ids, citations on every case, a deviation for every case."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.case import CASE_ID, CATALOGUE, DuplicateCaseId, case, load_catalogue, posix
+from tests.deviations import DEVIATIONS
+
+
+def test_every_case_has_a_valid_id_title_and_citation():
+    for info in load_catalogue().values():
+        assert CASE_ID.match(info.id), info.id
+        assert info.title, f"{info.id} has no title"
+        assert info.citations, f"{info.id} has no citation"
+
+
+def test_every_case_has_a_docstring_claim():
+    import importlib
+
+    for info in load_catalogue().values():
+        fn = getattr(importlib.import_module(info.module), info.function)
+        assert (fn.__doc__ or "").strip(), f"{info.id}: {info.function} has no docstring"
+
+
+def test_every_case_has_a_named_deviation():
+    missing = set(load_catalogue()) - set(DEVIATIONS)
+    assert not missing, f"cases with no deviating observation in tests/deviations.py: {missing}"
+
+
+def test_duplicate_case_id_is_refused():
+    load_catalogue()
+    some_id = next(iter(CATALOGUE))
+
+    with pytest.raises(DuplicateCaseId, match=some_id):
+
+        @case(some_id, "a clash", cites=[posix("bind")])
+        def test_clash(kit):
+            """Clash."""
+
+
+def test_case_without_citation_is_refused():
+    with pytest.raises(ValueError, match="no citation"):
+        case("x.uncited", "uncited", cites=[])
+
+
+def test_case_id_must_be_dotted():
+    with pytest.raises(ValueError, match="dotted"):
+        case("NotDotted", "bad", cites=[posix("bind")])

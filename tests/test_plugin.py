@@ -1,0 +1,142 @@
+"""The plugin end to end, in real pytest sessions: each way a case can end."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conformance import case as case_mod
+
+EXPECT = '''
+[["fake.errno"]]
+accept = [{ errno = "EAGAIN" }]
+source = "fake man page"
+'''
+
+CASES = '''
+import socket
+from conformance.case import case, posix
+from conformance.errors import DeadlineExceeded, Unsupported
+
+CITE = [posix("accept")]
+
+@case("fake.errno", "conforming", cites=CITE, params={"mode": ["ok"]})
+def test_conforms(mode, kit):
+    """Conforms."""
+    return {"errno": "EAGAIN"}
+
+@case("fake.errno_bad", "deviating", cites=CITE)
+def test_deviates(kit):
+    """Deviates."""
+    return {"errno": "EINVAL"}
+
+@case("fake.undocumented", "no expectation", cites=CITE)
+def test_undocumented(kit):
+    """Nothing documented."""
+    return {"x": 1}
+
+@case("fake.unsupported", "no feature", cites=CITE)
+def test_unsupported(kit):
+    """Unsupported."""
+    raise Unsupported("no such family")
+
+@case("fake.timeout", "hangs", cites=CITE)
+def test_timeout(kit):
+    """Times out."""
+    raise DeadlineExceeded("accept did not return")
+
+@case("fake.error", "broken harness", cites=CITE)
+def test_error(kit):
+    """Errors."""
+    return "not a dict"
+
+@case("fake.leak", "leaks a socket", cites=CITE)
+def test_leak(kit):
+    """Leaks."""
+    global KEEP
+    KEEP = socket.socket()
+    return {"errno": "EAGAIN"}
+
+@case("fake.skip", "precondition", cites=CITE)
+def test_skip(kit):
+    """Skipped."""
+    import pytest
+    pytest.skip("no namespace privilege")
+'''
+
+DEVIATING_EXPECT = EXPECT + '''
+[["fake.errno_bad"]]
+accept = [{ errno = "EAGAIN" }]
+source = "fake man page"
+'''
+
+
+@pytest.fixture
+def session(pytester, monkeypatch):
+    saved = dict(case_mod.CATALOGUE)
+    yield pytester
+    case_mod.CATALOGUE.clear()
+    case_mod.CATALOGUE.update(saved)
+
+
+def _run(pytester, *extra):
+    exp = pytester.mkdir("exp")
+    (exp / "linux.toml").write_text(DEVIATING_EXPECT)
+    pytester.makepyfile(test_fake=CASES)
+    out = pytester.path / "out"
+    result = pytester.runpytest(
+        "-p", "conformance.plugin", "--conformance-out", str(out),
+        "--conformance-expectations", str(exp), *extra,
+    )
+    files = list(out.glob("*.json"))
+    assert len(files) == 1, f"got {files}, expected one report"
+    return result, json.loads(files[0].read_text()), files[0]
+
+
+def test_each_ending_maps_to_its_verdict(session, load_report):
+    result, report, path = _run(session)
+    load_report(path)
+    verdicts = {r["id"]: r["verdict"] for r in report["results"]}
+    assert verdicts == {
+        "fake.errno": "conforms",
+        "fake.errno_bad": "deviates",
+        "fake.undocumented": "undocumented",
+        "fake.unsupported": "unsupported",
+        "fake.timeout": "timeout",
+        "fake.error": "error",
+        "fake.leak": "error",
+        "fake.skip": "skipped",
+    }
+    assert result.ret == 1
+
+
+def test_deviation_message_says_got_and_expected(session):
+    _, report, _ = _run(session)
+    bad = next(r for r in report["results"] if r["id"] == "fake.errno_bad")
+    assert "EINVAL" in bad["message"] and "EAGAIN" in bad["message"]
+    assert bad["observation"] == {"errno": "EINVAL"}
+    assert bad["expected"]["accept"] == [{"errno": "EAGAIN"}]
+
+
+def test_leak_is_reported_on_the_leaking_case(session):
+    _, report, _ = _run(session)
+    leak = next(r for r in report["results"] if r["id"] == "fake.leak")
+    assert "socket descriptor" in leak["message"]
+
+
+def test_summary_counts_every_instance(session):
+    _, report, _ = _run(session)
+    assert sum(report["summary"].values()) == len(report["results"]) == 8
+
+
+def test_params_are_a_dict_and_in_the_nodeid(session):
+    _, report, _ = _run(session)
+    ok = next(r for r in report["results"] if r["id"] == "fake.errno")
+    assert ok["params"] == {"mode": "ok"}
+    assert ok["nodeid"].endswith("[mode=ok]")
+
+
+def test_only_conforming_results_exit_zero(session):
+    result, _report, _ = _run(session, "-k", "conforms or undocumented or unsupported or skip")
+    assert result.ret == 0
