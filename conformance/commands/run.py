@@ -1,0 +1,92 @@
+"""socket-conformance run: run the suite on a platform and write its report."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from conformance import options
+from conformance.errors import UsageError
+
+PLATFORMS = ("host",)
+# pytest's exit codes -> ours: 0 all acceptable, 1 a failing verdict, 2 bad input.
+_EXIT = {0: 0, 1: 1, 2: 1, 3: 1, 4: 2, 5: 2}
+
+
+def cases_dir() -> Path:
+    """Where the shipped cases are: site-packages after an install, cases/ in a checkout."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("conformance.cases")
+    if spec is None or not spec.submodule_search_locations:
+        raise UsageError("the case catalogue (conformance.cases) is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _workers(value: str) -> str:
+    if value == "auto" or (value.isdigit() and int(value) >= 0):
+        return value
+    raise argparse.ArgumentTypeError(f"-n takes a number or 'auto', got {value!r}")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    run = sub.add_parser("run", help="run the suite on this platform and write its report")
+    run.add_argument("--out", default="reports", help="report directory (default ./reports)")
+    run.add_argument("-n", dest="workers", type=_workers, default="0",
+                     help="pytest-xdist workers: a number or 'auto' (default 0)")
+    run.add_argument("-k", dest="keyword", help="only cases matching this pytest -k expression")
+    run.add_argument("--platform", default="host",
+                     help=f"where to run: {', '.join(PLATFORMS)} (default host)")
+    run.add_argument("--timeout", type=float, default=20.0,
+                     help="last-resort per-case limit in seconds (pytest-timeout)")
+    run.add_argument("-q", "--quiet", action="store_true", help="less pytest output")
+
+
+def pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
+    """The pytest command line for a host run of the shipped cases."""
+    where = cases_dir()
+    argv = [
+        str(where),
+        "-p", "conformance.plugin",
+        "-p", "no:cacheprovider",
+        "--rootdir", str(where),
+        "-c", str(where / "pytest.ini"),
+        "--conformance-out", str(out),
+        "--conformance-stack", args.platform,
+        "-n", args.workers,
+        "--timeout", str(args.timeout),
+        # The CLI imported the package before pytest could mark it for assertion
+        # rewriting; the plugin asserts nothing, so the warning is noise.
+        "-W", "ignore::pytest.PytestAssertRewriteWarning",
+        "-q" if args.quiet else "-rfE",
+    ]
+    if args.keyword:
+        argv += ["-k", args.keyword]
+    return argv
+
+
+def main(args: argparse.Namespace) -> int:
+    import pytest
+
+    from conformance import expectations
+    from conformance.report.write import ensure_writable
+
+    if args.platform not in PLATFORMS:
+        raise UsageError(
+            f"unknown platform {args.platform!r}; expected one of {', '.join(PLATFORMS)}"
+        )
+    out = Path(args.out).resolve()
+    try:
+        ensure_writable(out)
+    except OSError as exc:
+        raise UsageError(f"--out {args.out}: not a writable directory ({exc.strerror})") from None
+    # A malformed file is reported here, once, as one line, before pytest starts.
+    exp_dir = os.environ.get(options.EXPECTATIONS[2])
+    expectations.load_all(Path(exp_dir) if exp_dir else None)
+    code = int(pytest.main(pytest_args(args, out)))
+    if code == 5:
+        what = f"matched -k {args.keyword!r}" if args.keyword else "was collected"
+        print(f"socket-conformance: error: no case instance {what}", file=sys.stderr)
+    return _EXIT.get(code, 1)

@@ -1,0 +1,1 @@
+"""How to run the suite inside another platform (gvisor, uml)."""
