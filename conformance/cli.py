@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -16,7 +17,12 @@ from conformance import __version__
 from conformance.errors import UsageError
 
 PROG = "socket-conformance"
-COMMANDS = ("run", "cases")
+
+
+def _commands() -> list[str]:
+    import conformance.commands
+
+    return sorted(m.name for m in pkgutil.iter_modules(conformance.commands.__path__))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="BSD-socket conformance suite.")
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for name in COMMANDS:
+    for name in _commands():
         importlib.import_module(f"conformance.commands.{name}").add_parser(sub)
     return p
 
