@@ -114,6 +114,27 @@ class Kit:
             raise DeadlineExceeded(f"accept: no connection within {timeout}s")
         return sock.accept()
 
+    @staticmethod
+    def connect_within(sock: Socket, addr: Address, timeout: float = DEADLINE_S) -> None:
+        """A blocking connect() that raises DeadlineExceeded instead of hanging.
+
+        The socket stays truly blocking; the call runs on its own thread, and
+        at the deadline shutdown() aborts the attempt so no thread outlives
+        the case. A failed connect() raises its OSError here, in the caller.
+        """
+        from conformance.observe import BlockedCall
+
+        call = BlockedCall(lambda: sock.connect(addr)).start()
+        if not call.wait(timeout):
+            try:
+                sock.shutdown("rdwr")
+            except OSError:
+                pass  # not connected yet on some stacks; the wait below still bounds it
+            call.wait(timeout)
+            raise DeadlineExceeded(f"connect: not finished within {timeout}s")
+        if call.error is not None:
+            raise call.error
+
     def drain(self, sock: Socket, marker: bytes, timeout: float = DEADLINE_S) -> list[bytes]:
         """Every datagram queued on ``sock`` up to and including ``marker``.
 
