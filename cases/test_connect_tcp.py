@@ -1,0 +1,193 @@
+"""connect() on TCP sockets: the handshake, its failures and the local address it binds."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import socket
+from typing import Any
+
+from conformance.axes import BACKENDS, INET
+from conformance.backends import Socket
+from conformance.case import case, darwin, freebsd, linux, mslearn, posix, seed
+from conformance.errors import DeadlineExceeded
+from conformance.kit import DEADLINE_S, Kit, errno_name
+from conformance.observe import BlockedCall
+
+
+def _connect(client: Socket, addr: Any) -> str:
+    """A blocking connect() under a deadline: ``"ok"`` or its errno name.
+
+    It runs on its own thread; if it is still running at the deadline,
+    shutdown() aborts the attempt (a SYN_SENT socket returns from connect)
+    and the instance is reported as a timeout.
+    """
+    call = BlockedCall(lambda: client.connect(addr)).start()
+    if not call.wait(DEADLINE_S):
+        with contextlib.suppress(OSError):
+            client.shutdown("rdwr")
+        call.wait(DEADLINE_S)
+        raise DeadlineExceeded(f"connect() did not return within {DEADLINE_S}s")
+    if call.error is None:
+        return "ok"
+    if isinstance(call.error, OSError):
+        return errno_name(call.error)
+    raise call.error
+
+
+@case(
+    "connect.tcp.handshake",
+    "a blocking TCP connect() returns only once the connection is established",
+    cites=[
+        seed("24", "TCP connect sends the request; after the three-way handshake both ends "
+                   "can exchange data"),
+        posix("connect", "DESCRIPTION: blocks until the connection is established"),
+        linux("connect(2)", "DESCRIPTION"),
+    ],
+    params={"family": INET, "backend": BACKENDS},
+)
+def test_handshake(family: str, backend: str, kit: Kit) -> dict[str, Any]:
+    """When connect() returns, the client has a peer and the server has a connection to accept."""
+    listener = kit.listener(family)
+    client = kit.socket(family, "stream")
+    result = _connect(client, listener.getsockname())
+    if result != "ok":
+        return {"connect": result}
+    try:
+        peer = "listener" if client.getpeername() == listener.getsockname() else "other"
+    except OSError as exc:
+        peer = errno_name(exc)
+    return {
+        "connect": result,
+        "client_getpeername": peer,
+        # select() on a listener reports readable when a connection waits in its queue.
+        "server_connection_pending": kit.readable(listener, DEADLINE_S),
+    }
+
+
+@case(
+    "connect.tcp.refused",
+    "TCP connect() to a port where nothing listens fails with ECONNREFUSED",
+    cites=[
+        posix("connect", "ERRORS: ECONNREFUSED the target address was not listening"),
+        linux("connect(2)", "ERRORS: ECONNREFUSED no one listening on the remote address"),
+        freebsd("connect(2)", "ERRORS: ECONNREFUSED"),
+        darwin("connect(2)", "ERRORS: ECONNREFUSED"),
+        mslearn("connect", "WSAECONNREFUSED"),
+    ],
+    params={"family": INET, "backend": BACKENDS},
+)
+def test_refused(family: str, backend: str, kit: Kit) -> dict[str, Any]:
+    """connect() to a bound but non-listening TCP port is refused."""
+    # Holding the port bound (without listen) keeps anyone else from
+    # listening there for the length of the case: race-free "nothing listens".
+    placeholder = kit.bound(family, "stream")
+    client = kit.socket(family, "stream")
+    return {"errno": _connect(client, placeholder.getsockname())}
+
+
+@case(
+    "connect.tcp.already_connected",
+    "a second connect() on a connected TCP socket fails with EISCONN",
+    cites=[
+        posix("connect", "ERRORS: EISCONN the socket is already connected"),
+        linux("connect(2)", "ERRORS: EISCONN"),
+        freebsd("connect(2)", "ERRORS: EISCONN"),
+        darwin("connect(2)", "ERRORS: EISCONN"),
+        mslearn("connect", "WSAEISCONN"),
+    ],
+    params={"family": INET, "backend": BACKENDS},
+)
+def test_already_connected(family: str, backend: str, kit: Kit) -> dict[str, Any]:
+    """Connecting an established TCP socket again is refused with EISCONN."""
+    listener = kit.listener(family)
+    client = kit.socket(family, "stream")
+    first = _connect(client, listener.getsockname())
+    if first != "ok":
+        return {"first_connect": first}
+    return {"errno": _connect(client, listener.getsockname())}
+
+
+@case(
+    "connect.tcp.implicit_bind",
+    "connect() on an unbound TCP socket binds it to a local port, which accept() reports",
+    cites=[
+        seed("34", "clients usually do not bind; the kernel assigns their port"),
+        posix("connect", "DESCRIPTION: an unbound socket is bound to an unused local address"),
+        linux("ip(7)", "ip_local_port_range: ephemeral ports for unbound connecting sockets"),
+    ],
+    params={"family": INET, "backend": BACKENDS},
+)
+def test_implicit_bind(family: str, backend: str, kit: Kit) -> dict[str, Any]:
+    """An unbound client gets a port from connect(), and accept() sees exactly that address."""
+    listener = kit.listener(family)
+    client = kit.socket(family, "stream")
+    try:
+        bound_before = client.getsockname()[1] != 0
+    except OSError:
+        bound_before = False  # Winsock: getsockname() on an unbound socket is WSAEINVAL
+    result = _connect(client, listener.getsockname())
+    if result != "ok":
+        return {"connect": result}
+    mine = client.getsockname()
+    _, peer = kit.accept_within(listener)
+    kit.note(client_getsockname=mine, accept_address=peer)
+    return {
+        "bound_before_connect": bound_before,
+        "bound_after_connect": mine[1] != 0,
+        "accept_reports_client_address": peer == mine,
+    }
+
+
+@case(
+    "connect.tcp.client_bind",
+    "a TCP client bound before connect() reaches the server from exactly its bound port",
+    cites=[
+        seed("34", "a socket that binds chooses its own address and port"),
+        posix("bind", "DESCRIPTION: assigns the local address"),
+        posix("accept", "DESCRIPTION: address of the connecting socket"),
+        linux("connect(2)", "DESCRIPTION"),
+    ],
+    params={"family": INET, "backend": BACKENDS},
+)
+def test_client_bind(family: str, backend: str, kit: Kit) -> dict[str, Any]:
+    """accept() reports the port the client bound (via bind(0)) before connecting."""
+    listener = kit.listener(family)
+    client = kit.bound(family, "stream")
+    bound = client.getsockname()
+    result = _connect(client, listener.getsockname())
+    if result != "ok":
+        return {"connect": result}
+    _, peer = kit.accept_within(listener)
+    kit.note(client_bound=bound, accept_address=peer)
+    return {
+        "server_sees_bound_port": peer[1] == bound[1],
+        "client_port_unchanged": client.getsockname()[1] == bound[1],
+    }
+
+
+@case(
+    "connect.tcp.nonblocking_in_progress",
+    "a non-blocking TCP connect() returns EINPROGRESS, then the socket turns writable",
+    cites=[
+        posix("connect", "ERRORS: EINPROGRESS; select for writing to learn completion"),
+        linux("connect(2)", "ERRORS: EINPROGRESS, then SO_ERROR"),
+        freebsd("connect(2)", "ERRORS: EINPROGRESS"),
+        darwin("connect(2)", "ERRORS: EINPROGRESS"),
+        mslearn("connect", "non-blocking sockets: WSAEWOULDBLOCK, then writable"),
+    ],
+    params={"family": INET, "backend": BACKENDS},
+)
+def test_nonblocking_in_progress(family: str, backend: str, kit: Kit) -> dict[str, Any]:
+    """Non-blocking connect() reports the attempt in progress; completion shows as writable."""
+    listener = kit.listener(family)
+    client = kit.socket(family, "stream")
+    client.set_nonblocking(True)
+    started = kit.outcome(client.connect, listener.getsockname())
+    writable = kit.writable(client, DEADLINE_S)
+    so_error = client.getsockopt_int(socket.SOL_SOCKET, socket.SO_ERROR)
+    return {
+        "connect": started,
+        "writable": writable,
+        "so_error": errno.errorcode.get(so_error, f"errno{so_error}") if so_error else "ok",
+    }
