@@ -103,10 +103,10 @@ def test_new_socket(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     """Each accept() yields a fresh descriptor for its own client; the listener accepts again."""
     listener = kit.listener(family)
     first = kit.socket(family, "stream")
-    first.connect(listener.getsockname())
+    kit.connect_within(first, listener.getsockname())
     first_conn, _ = kit.accept_within(listener)
     second = kit.socket(family, "stream")
-    connected = kit.outcome(second.connect, listener.getsockname())
+    connected = kit.outcome(kit.connect_within, second, listener.getsockname())
     obs: dict[str, Any] = {
         "new_descriptor": first_conn.fileno() != listener.fileno(),
         "listener_accepts_again": connected,
@@ -135,7 +135,7 @@ def test_peer_address(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     """accept()'s address equals getsockname() of the client that connected."""
     listener = kit.listener(family)
     client = kit.socket(family, "stream")
-    client.connect(listener.getsockname())
+    kit.connect_within(client, listener.getsockname())
     _, peer = kit.accept_within(listener)
     mine = client.getsockname()
     kit.note(accept_address=peer, client_getsockname=mine)
@@ -164,7 +164,7 @@ def test_not_listening(family: str, backend: str, blocking: str, kit: Kit) -> di
     def release() -> None:
         # A stack that waits instead of failing is woken by a real connection.
         sock.listen(1)
-        kit.socket(family, "stream").connect(sock.getsockname())
+        kit.connect_within(kit.socket(family, "stream"), sock.getsockname())
 
     return {"errno": _finish(sock.accept, release)}
 
@@ -190,7 +190,7 @@ def test_inherits_nonblocking(family: str, backend: str, kit: Kit) -> dict[str, 
     if not listener.is_nonblocking():
         raise HarnessError("set_nonblocking(True) left O_NONBLOCK clear on the listener")
     client = kit.socket(family, "stream")
-    client.connect(listener.getsockname())
+    kit.connect_within(client, listener.getsockname())
     conn, _ = kit.accept_within(listener)
     return {"accepted_nonblocking": conn.is_nonblocking()}
 

@@ -2,37 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import socket
 from typing import Any
 
 from conformance.axes import BACKENDS, INET
-from conformance.backends import Socket
 from conformance.case import case, darwin, freebsd, linux, mslearn, posix, seed
-from conformance.errors import DeadlineExceeded
 from conformance.kit import DEADLINE_S, Kit, errno_name
-from conformance.observe import BlockedCall
-
-
-def _connect(client: Socket, addr: Any) -> str:
-    """A blocking connect() under a deadline: ``"ok"`` or its errno name.
-
-    It runs on its own thread; if it is still running at the deadline,
-    shutdown() aborts the attempt (a SYN_SENT socket returns from connect)
-    and the instance is reported as a timeout.
-    """
-    call = BlockedCall(lambda: client.connect(addr)).start()
-    if not call.wait(DEADLINE_S):
-        with contextlib.suppress(OSError):
-            client.shutdown("rdwr")
-        call.wait(DEADLINE_S)
-        raise DeadlineExceeded(f"connect() did not return within {DEADLINE_S}s")
-    if call.error is None:
-        return "ok"
-    if isinstance(call.error, OSError):
-        return errno_name(call.error)
-    raise call.error
 
 
 @case(
@@ -50,7 +26,7 @@ def test_handshake(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     """When connect() returns, the client has a peer and the server has a connection to accept."""
     listener = kit.listener(family)
     client = kit.socket(family, "stream")
-    result = _connect(client, listener.getsockname())
+    result = kit.outcome(kit.connect_within, client, listener.getsockname())
     if result != "ok":
         return {"connect": result}
     try:
@@ -83,7 +59,7 @@ def test_refused(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     # listening there for the length of the case: race-free "nothing listens".
     placeholder = kit.bound(family, "stream")
     client = kit.socket(family, "stream")
-    return {"errno": _connect(client, placeholder.getsockname())}
+    return {"errno": kit.outcome(kit.connect_within, client, placeholder.getsockname())}
 
 
 @case(
@@ -102,10 +78,10 @@ def test_already_connected(family: str, backend: str, kit: Kit) -> dict[str, Any
     """Connecting an established TCP socket again is refused with EISCONN."""
     listener = kit.listener(family)
     client = kit.socket(family, "stream")
-    first = _connect(client, listener.getsockname())
+    first = kit.outcome(kit.connect_within, client, listener.getsockname())
     if first != "ok":
         return {"first_connect": first}
-    return {"errno": _connect(client, listener.getsockname())}
+    return {"errno": kit.outcome(kit.connect_within, client, listener.getsockname())}
 
 
 @case(
@@ -126,7 +102,7 @@ def test_implicit_bind(family: str, backend: str, kit: Kit) -> dict[str, Any]:
         bound_before = client.getsockname()[1] != 0
     except OSError:
         bound_before = False  # Winsock: getsockname() on an unbound socket is WSAEINVAL
-    result = _connect(client, listener.getsockname())
+    result = kit.outcome(kit.connect_within, client, listener.getsockname())
     if result != "ok":
         return {"connect": result}
     mine = client.getsockname()
@@ -155,7 +131,7 @@ def test_client_bind(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     listener = kit.listener(family)
     client = kit.bound(family, "stream")
     bound = client.getsockname()
-    result = _connect(client, listener.getsockname())
+    result = kit.outcome(kit.connect_within, client, listener.getsockname())
     if result != "ok":
         return {"connect": result}
     _, peer = kit.accept_within(listener)
