@@ -183,10 +183,20 @@ class LibcSocket:
         if not want_address:
             got = _check(_lib().recvfrom(self._fd, buf, n, 0, None, None))
             return buf.raw[:got], None
+        data, addr, _ = self.recvfrom_addrlen(n)
+        return data, addr
+
+    def recvfrom_addrlen(self, n: int) -> tuple[bytes, Address | None, int]:
+        """recvfrom() that also returns the address length the kernel wrote back.
+
+        unpack_sockaddr() maps both "no address" (length 0) and a zeroed
+        AF_UNSPEC address to None; the length tells them apart.
+        """
+        buf = ctypes.create_string_buffer(max(n, 1))
         sa = ctypes.create_string_buffer(_SOCKADDR_STORAGE)
         ln = ctypes.c_uint32(_SOCKADDR_STORAGE)
         got = _check(_lib().recvfrom(self._fd, buf, n, 0, sa, ctypes.byref(ln)))
-        return buf.raw[:got], unpack_sockaddr(sa.raw, ln.value)
+        return buf.raw[:got], unpack_sockaddr(sa.raw, ln.value), ln.value
 
     def recvmsg(self, n: int) -> tuple[bytes, bool]:
         # MSG_TRUNC as a recv() flag makes Linux return the datagram's real
