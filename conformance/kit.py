@@ -25,11 +25,16 @@ LOOPBACK = {"inet": "127.0.0.1", "inet6": "::1"}
 WILDCARD = {"inet": "0.0.0.0", "inet6": "::"}
 
 
+# Where two names share one number (Linux: ENOTSUP == EOPNOTSUPP), the socket
+# API's name wins, so the same behaviour reads the same on every platform.
+_PREFERRED = {getattr(_errno, n): n for n in ("EOPNOTSUPP",) if hasattr(_errno, n)}
+
+
 def errno_name(exc: OSError) -> str:
     """The symbolic errno of an OSError (``EAGAIN``), never the number or the text."""
     if exc.errno is None:
         return type(exc).__name__
-    return _errno.errorcode.get(exc.errno, f"errno{exc.errno}")
+    return _PREFERRED.get(exc.errno) or _errno.errorcode.get(exc.errno, f"errno{exc.errno}")
 
 
 class Kit:

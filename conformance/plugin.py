@@ -111,6 +111,13 @@ def kit(request: pytest.FixtureRequest):
     k.close()
 
 
+@pytest.fixture
+def expectations(request: pytest.FixtureRequest):
+    """(family expectation set, platform dict) in force, for cases that consult them."""
+    st = request.config.stash[_STATE]
+    return st.family, st.platform.to_json()
+
+
 def _socket_fds() -> set[int]:
     fds: set[int] = set()
     fd_dir = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"

@@ -1,0 +1,113 @@
+"""socket(): creating an endpoint, and the name it has before bind()."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from conformance.axes import ALL_FAMILIES, BACKENDS, INET, TYPES
+from conformance.backends import FAMILY, TYPE
+from conformance.backends import libc as _libc
+from conformance.case import case, linux, mslearn, posix, seed
+from conformance.kit import WILDCARD, Kit, errno_name
+
+_TYPE_NAMES = {number: name for name, number in TYPE.items()}
+
+# No platform defines these: Linux stops at AF_MAX 46 and SOCK_PACKET 10,
+# FreeBSD, macOS and Winsock lower still. 15 also fits Linux's 4-bit type
+# field, so it is read as a type, not as a flag bit.
+_NO_SUCH_FAMILY = 255
+_NO_SUCH_TYPE = 15
+
+
+def _raw_socket(backend: str, family: int, type: int) -> str:
+    """socket(family, type, 0) with raw numbers: ``"ok"`` or the errno name.
+
+    kit.socket() only takes the names the backends know and reports
+    EAFNOSUPPORT as ``unsupported``; here the errno is the observation, so
+    the call goes straight to the socket module or to libc.
+    """
+    if backend == "libc":
+        lib = _libc._lib()
+        try:
+            fd = _libc._check(lib.socket(family, type, 0))
+        except OSError as exc:
+            return errno_name(exc)
+        lib.close(fd)
+        return "ok"
+    try:
+        socket.socket(family, type).close()
+    except OSError as exc:
+        return errno_name(exc)
+    return "ok"
+
+
+@case(
+    "socket.create",
+    "socket() creates an endpoint of each address family and socket type",
+    cites=[
+        seed("2", "socket() creates a socket"),
+        posix("socket", "DESCRIPTION"),
+        linux("socket(2)", "DESCRIPTION"),
+        linux("socket(7)", "SO_TYPE"),
+    ],
+    params={"family": ALL_FAMILIES, "type": TYPES, "backend": BACKENDS},
+)
+def test_create(family: str, type: str, backend: str, kit: Kit) -> dict[str, Any]:
+    """socket() succeeds and the new descriptor reports the requested type in SO_TYPE."""
+    try:
+        s = kit.socket(family, type)
+    except OSError as exc:
+        return {"socket": errno_name(exc)}
+    so_type = s.getsockopt_int(socket.SOL_SOCKET, socket.SO_TYPE)
+    return {"socket": "ok", "so_type": _TYPE_NAMES.get(so_type, f"type{so_type}")}
+
+
+@case(
+    "socket.create.bad_family",
+    "socket() with an address family the system does not have fails with EAFNOSUPPORT",
+    cites=[
+        posix("socket", "ERRORS: EAFNOSUPPORT"),
+        linux("socket(2)", "ERRORS: EAFNOSUPPORT"),
+        mslearn("socket", "WSAEAFNOSUPPORT"),
+    ],
+    params={"backend": BACKENDS},
+)
+def test_create_bad_family(backend: str, kit: Kit) -> dict[str, Any]:
+    """socket(255, SOCK_STREAM, 0) names no family on any platform and is refused."""
+    return {"errno": _raw_socket(backend, _NO_SUCH_FAMILY, TYPE["stream"])}
+
+
+@case(
+    "socket.create.bad_type",
+    "socket() with a type value that names no socket type fails",
+    cites=[
+        posix("socket", "ERRORS: EPROTOTYPE, EPROTONOSUPPORT"),
+        linux("socket(2)", "ERRORS: EINVAL"),
+    ],
+    params={"family": ALL_FAMILIES, "backend": BACKENDS},
+)
+def test_create_bad_type(family: str, backend: str, kit: Kit) -> dict[str, Any]:
+    """socket(family, 15, 0) is refused with an errno, in every family."""
+    return {"errno": _raw_socket(backend, FAMILY[family], _NO_SUCH_TYPE)}
+
+
+@case(
+    "socket.unbound_name",
+    "getsockname() on a new, unbound socket reports the wildcard address and port 0",
+    cites=[
+        seed("3", "bind() is what gives a socket its local address"),
+        posix("getsockname", "DESCRIPTION: unspecified for an unbound socket"),
+        linux("getsockname(2)", "DESCRIPTION"),
+        mslearn("getsockname", "WSAEINVAL"),
+    ],
+    params={"family": INET, "type": TYPES, "backend": BACKENDS},
+)
+def test_unbound_name(family: str, type: str, backend: str, kit: Kit) -> dict[str, Any]:
+    """Before bind(), connect() or listen(), the socket's name is the wildcard address, port 0."""
+    s = kit.socket(family, type)
+    try:
+        host, port = s.getsockname()
+    except OSError as exc:
+        return {"errno": errno_name(exc)}
+    return {"address": "wildcard" if host == WILDCARD[family] else host, "port": port}

@@ -1,0 +1,111 @@
+"""Hypothesis inside a case: profiles, and a property's outcome as an observation.
+
+A property case does not use ``@given`` on the pytest function: the case must
+return one observation. It builds an inner Hypothesis test and hands it to
+:func:`check`, which runs it under the active profile and reports either
+``{"holds": True}`` or ``{"holds": False, "counterexample": [...]}`` with the
+shrunk example (or state-machine program) and the reproduction needed to
+replay it. The verdict logic then judges ``holds`` like any observation.
+
+Profiles (``SOCKET_CONFORMANCE_HYPOTHESIS``, set by ``run --explore``):
+
+- ``ci`` (default): derandomized, no example database, fixed example counts,
+  so the same code on the same stack gives the same observation every run,
+  under xdist too, whatever HYPOTHESIS_* variables the user has set;
+- ``explore``: many more examples and a random seed, for hunting.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis.errors import Found
+from hypothesis.reporting import with_reporter
+
+from conformance.errors import UsageError
+
+PROFILE_ENV = "SOCKET_CONFORMANCE_HYPOTHESIS"
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    derandomize: bool
+    scale: float
+
+
+PROFILES = {
+    "ci": Profile("ci", derandomize=True, scale=1.0),
+    "explore": Profile("explore", derandomize=False, scale=20.0),
+}
+
+
+def profile() -> Profile:
+    name = os.environ.get(PROFILE_ENV, "ci") or "ci"
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise UsageError(
+            f"{PROFILE_ENV}={name!r} is not a profile; expected one of {sorted(PROFILES)}"
+        ) from None
+
+
+def settings_for(max_examples: int, stateful_steps: int | None = None) -> settings:
+    """Explicit settings: nothing is inherited from a user's Hypothesis profile."""
+    p = profile()
+    kw: dict[str, Any] = {}
+    if stateful_steps is not None:
+        kw["stateful_step_count"] = stateful_steps
+    return settings(
+        max_examples=max(1, int(max_examples * p.scale)),
+        derandomize=p.derandomize,
+        database=None,
+        deadline=None,
+        print_blob=True,
+        report_multiple_bugs=False,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
+        **kw,
+    )
+
+
+def check(test: Callable[[], None]) -> dict[str, Any]:
+    """Run an inner Hypothesis test; its outcome as an observation.
+
+    Hypothesis reports the shrunk example (or state-machine program) and the
+    ``@reproduce_failure`` blob through its reporter; both are kept, so a
+    deviation can be replayed from the report alone.
+    """
+    lines: list[str] = []
+    chosen = None
+    if not profile().derandomize:
+        import random
+
+        from hypothesis import seed as seed_decorator
+
+        chosen = random.getrandbits(32)
+        test = seed_decorator(chosen)(test)
+    try:
+        with with_reporter(lines.append):
+            test()
+    except (AssertionError, Found) as exc:
+        # Recent Hypothesis versions attach the falsifying example to the
+        # exception as PEP 678 notes; older ones print it through the reporter.
+        lines += [ln for note in getattr(exc, "__notes__", []) for ln in note.splitlines()]
+        return {
+            "holds": False,
+            "counterexample": [ln for ln in lines if ln.strip() and not _boilerplate(ln)],
+            "failure": str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+            "reproduce": [ln.strip() for ln in lines if ln.strip().startswith("@")],
+            "profile": profile().name,
+            "seed": chosen,
+        }
+    return {"holds": True}
+
+
+def _boilerplate(line: str) -> bool:
+    return line.strip().startswith("@") or line.startswith(("You can reproduce", "Falsifying"))

@@ -1,0 +1,85 @@
+"""Hypothesis in cases: profiles, counterexamples, the lifecycle model catching a bad rule."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conformance import expectations, search
+from conformance.backends import Tracker
+from conformance.errors import UsageError
+from conformance.kit import Kit
+from conformance.model import Oracle
+from conformance.platform import fingerprint
+
+
+@pytest.fixture
+def kit():
+    k = Kit("python", Tracker())
+    yield k
+    k.close()
+
+
+def test_ci_profile_is_derandomized_without_a_database(monkeypatch):
+    monkeypatch.delenv(search.PROFILE_ENV, raising=False)
+    s = search.settings_for(10)
+    assert (s.derandomize, s.database, s.max_examples) == (True, None, 10)
+
+
+def test_explore_profile_searches_more_with_a_random_seed(monkeypatch):
+    monkeypatch.setenv(search.PROFILE_ENV, "explore")
+    s = search.settings_for(10)
+    assert s.derandomize is False and s.max_examples > 10
+
+
+def test_unknown_profile_is_a_usage_error(monkeypatch):
+    monkeypatch.setenv(search.PROFILE_ENV, "fast")
+    with pytest.raises(UsageError, match="fast"):
+        search.settings_for(10)
+
+
+def test_a_failing_property_is_shrunk_into_the_observation(monkeypatch):
+    monkeypatch.delenv(search.PROFILE_ENV, raising=False)
+
+    @search.settings_for(50)
+    @given(st.integers(0, 10_000))
+    def prop(n: int) -> None:
+        assert n < 1000, f"got {n}"
+
+    obs = search.check(prop)
+    assert obs["holds"] is False
+    assert any("n=1000" in line for line in obs["counterexample"]), obs
+
+
+def test_a_holding_property_observes_only_that_it_holds():
+    @search.settings_for(5)
+    @given(st.integers())
+    def prop(n: int) -> None:
+        pass
+
+    assert search.check(prop) == {"holds": True}
+
+
+def _linux_oracle(**overrides):
+    plat = fingerprint()
+    fam = expectations.load_family(plat.os)
+    return Oracle(fam, plat.to_json(), {k: frozenset(v) for k, v in overrides.items()})
+
+
+@pytest.mark.skipif(not fingerprint().os == "linux", reason="the shipped model is checked on Linux")
+def test_lifecycle_holds_with_the_documented_model(kit):
+    from conformance.cases.test_state import run_lifecycle
+
+    assert run_lifecycle(kit, _linux_oracle()) == {"holds": True}
+
+
+def test_wrong_model_rule_is_caught_and_shrunk_to_a_short_program(kit):
+    from conformance.cases.test_state import run_lifecycle
+
+    obs = run_lifecycle(kit, _linux_oracle(**{"listen.udp": {"ok"}}))
+    assert obs["holds"] is False
+    steps = [ln for ln in obs["counterexample"] if ln.startswith(("socks_", "state."))]
+    assert len(steps) <= 3, f"got {steps}, expected at most socket, listen, teardown"
+    assert any("listen" in s for s in steps)
+    assert "listen(s0<udp>)" in obs["failure"]
