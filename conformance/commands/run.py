@@ -10,7 +10,7 @@ from pathlib import Path
 from conformance import options
 from conformance.errors import UsageError
 
-PLATFORMS = ("host",)
+PLATFORMS = ("host", "gvisor", "uml")
 # pytest's exit codes -> ours: 0 all acceptable, 1 a failing verdict, 2 bad input.
 _EXIT = {0: 0, 1: 1, 2: 1, 3: 1, 4: 2, 5: 2}
 
@@ -41,6 +41,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help=f"where to run: {', '.join(PLATFORMS)} (default host)")
     run.add_argument("--timeout", type=float, default=20.0,
                      help="last-resort per-case limit in seconds (pytest-timeout)")
+    run.add_argument("--deadline", type=float, default=900.0,
+                     help="gvisor, uml: stop the sandbox after this many seconds and report "
+                          "what completed (default 900)")
     run.add_argument("-q", "--quiet", action="store_true", help="less pytest output")
 
 
@@ -85,7 +88,15 @@ def main(args: argparse.Namespace) -> int:
     # A malformed file is reported here, once, as one line, before pytest starts.
     exp_dir = os.environ.get(options.EXPECTATIONS[2])
     expectations.load_all(Path(exp_dir) if exp_dir else None)
-    code = int(pytest.main(pytest_args(args, out)))
+    if args.platform != "host":
+        import importlib
+
+        from conformance.runners import sandbox
+
+        runner = importlib.import_module(f"conformance.runners.{args.platform}").RUNNER
+        code = sandbox.run(runner, pytest_args(args, out), out, args.deadline)
+    else:
+        code = int(pytest.main(pytest_args(args, out)))
     if code == 5:
         what = f"matched -k {args.keyword!r}" if args.keyword else "was collected"
         print(f"socket-conformance: error: no case instance {what}", file=sys.stderr)
