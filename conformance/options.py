@@ -14,5 +14,8 @@ STACK = ("--conformance-stack", "conformance_stack", "SOCKET_CONFORMANCE_STACK",
 EXPECTATIONS = ("--conformance-expectations", "conformance_expectations",
                 "SOCKET_CONFORMANCE_EXPECTATIONS",
                 "directory of expectation TOML files (default: the ones shipped)")
+RERUNS = ("--conformance-reruns", "conformance_reruns", "SOCKET_CONFORMANCE_RERUNS",
+          "run an instance whose result deviates, times out or errors up to N more times; "
+          "one that then passes is marked flaky (default 2)")
 
-ALL = (OUT, STACK, EXPECTATIONS)
+ALL = (OUT, STACK, EXPECTATIONS, RERUNS)

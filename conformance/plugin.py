@@ -46,6 +46,7 @@ class _State:
         )
         self.baseline = sets[expectations.BASELINE]
         self.out = _option(config, options.OUT)
+        self.reruns = _reruns(config)
         if self.out and not hasattr(config, "workerinput"):
             from conformance.report.write import ensure_writable
 
@@ -63,6 +64,18 @@ def _option(config: pytest.Config, opt: tuple[str, str, str, str]) -> str | None
     if value is None:
         value = os.environ.get(env) or config.getini(ini) or None
     return value
+
+
+def _reruns(config: pytest.Config) -> int:
+    flag, ini, env, _ = options.RERUNS
+    value = _option(config, options.RERUNS)
+    if value is None:
+        return 2
+    if not value.strip().isdigit():
+        where = (flag if config.getoption(ini) is not None
+                 else env if os.environ.get(env) else f"ini {ini}")
+        raise pytest.UsageError(f"{where}: expected a whole number >= 0, got {value!r}")
+    return int(value)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -164,6 +177,56 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
 
             raise HarnessError(f"case left {len(leaked)} socket descriptor(s) open: {leaked}")
     return result
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    """Run a case instance; while its result fails, run it again (up to the reruns limit).
+
+    Each attempt is a whole setup/call/teardown, so the kit and every socket
+    it made are closed and built afresh, the leak check runs per attempt, and
+    a failed setup is retried like a failed call. This is what
+    pytest-rerunfailures does; re-calling only the case body would reuse a
+    kit whose sockets the failed attempt left in an unknown state. Only the
+    last attempt's phase reports are logged, so the terminal and the xdist
+    controller see one instance as usual; the list of attempts rides along
+    in the teardown report's data and ``results.settle`` marks flakes.
+    """
+    if not _case_item(item):
+        return None
+    # runtestprotocol is not public API, but it is the one pytest-rerunfailures
+    # relies on too; log=False keeps the attempts from reaching the reporters.
+    from _pytest.runner import runtestprotocol
+
+    from conformance import results
+
+    reruns = item.config.stash[_STATE].reruns
+    item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    attempts = []
+    for _ in range(reruns + 1):
+        # The previous attempt's judgement and kit must not leak into this one
+        # (a setup that fails before the kit exists would report stale data).
+        for key in (_JUDGEMENT, _KIT):
+            if key in item.stash:
+                del item.stash[key]
+        reports = runtestprotocol(item, log=False, nextitem=nextitem)
+        result = None
+        for rep in reports:
+            data = getattr(rep, "conformance", None)
+            if data is not None:
+                result = results.merge(result, data, rep)
+        if result is not None:
+            attempts.append(results.attempt(result))
+        if (not results.should_rerun(result)
+                or item.session.shouldstop or item.session.shouldfail):
+            break
+    if len(attempts) > 1:
+        last = reports[-1]
+        last.conformance = dict(last.conformance, attempts=attempts)
+    for rep in reports:
+        item.ihook.pytest_runtest_logreport(report=rep)
+    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
 
 
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:

@@ -72,10 +72,7 @@ def validate(report: Any, name: str = "report") -> None:
 
     if not isinstance(report, dict) or "schema" not in report:
         raise ReportError(f"{name}: not a socket-conformance report (no 'schema' field)")
-    if report["schema"] != SCHEMA:
-        raise ReportError(
-            f"{name}: schema {report['schema']!r} is not {SCHEMA!r} (field 'schema')"
-        )
+    _check_version(report["schema"], name)
     errors = sorted(
         jsonschema.Draft202012Validator(schema()).iter_errors(report),
         key=lambda e: list(e.absolute_path),
@@ -84,6 +81,21 @@ def validate(report: Any, name: str = "report") -> None:
         e = errors[0]
         where = "/".join(str(p) for p in e.absolute_path) or "(top level)"
         raise ReportError(f"{name}: field {where}: {e.message}")
+
+
+def _check_version(declared: Any, name: str) -> None:
+    """Compare schema versions before any field: a newer report must say "newer"."""
+    prefix, _, number = SCHEMA.rpartition("/")
+    head, _, theirs = str(declared).rpartition("/")
+    if head != prefix or not theirs.isdigit():
+        raise ReportError(f"{name}: schema {declared!r} is not a socket-conformance report "
+                          f"schema (expected {SCHEMA!r})")
+    if int(theirs) > int(number):
+        raise ReportError(f"{name}: written by a newer socket-conformance (schema {declared!r}; "
+                          f"this version reads {SCHEMA!r}); upgrade socket-conformance")
+    if int(theirs) < int(number):
+        raise ReportError(f"{name}: schema {declared!r} is older than {SCHEMA!r}; "
+                          "run the suite again to regenerate the report")
 
 
 def load(path: Path) -> dict[str, Any]:

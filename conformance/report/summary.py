@@ -16,7 +16,8 @@ def lines(report: dict[str, Any], paths: dict[str, Path]) -> list[str]:
         f"platform {report['platform']['id']}: {len(report['results'])} results: {counts}",
     ]
     for r in report["results"]:
-        if r["verdict"] in FAILING:
+        # flaky does not fail the run, but a reader should see which ones wobbled.
+        if r["verdict"] in FAILING or r["verdict"] == "flaky":
             out.append(
                 f"{r['verdict'].upper()} {r['id']} [{params_text(r['params'])}]: "
                 f"observed {short(r['observation'])}; expected {expected_text(r['expected'])}"
