@@ -1,0 +1,271 @@
+"""Platform reports -> the compatibility matrix (a data model; rendering is elsewhere).
+
+Theory of operation. Each report is one **observed** column. Every platform
+family (linux, darwin, freebsd, windows) that no report covers becomes a
+**documented** column: its cells come from the family's expectation file, not
+from a run, and say so. A family without any expectation file gets no column:
+nothing is invented, and within a documented column an instance without an
+expectation stays unknown.
+
+Rows are case ids, grouped by area. A case has several instances (one per
+parameter combination). An axis is *irrelevant* when changing only that axis
+never changes any cell; rows are collapsed over the irrelevant axes and expanded
+over the others, so a case on which every instance agrees is one row, and a
+case that differs by ``backend`` only shows one row per backend.
+
+Within a row, identical observations are one **behaviour kind**, numbered from
+1 in column order. A feature that is absent (``unsupported``) or a call that
+never returned (``timeout``) is a behaviour too; ``skipped`` and ``error`` say
+nothing about the stack and get no kind. A documented cell takes the kind(s)
+of the observed behaviours its expectation admits, or a kind of its own when
+it admits none of them. A row **disagrees** when the observed columns show
+more than one kind, or when a documented column describes a behaviour that no
+observed column showed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conformance.errors import ReportError
+from conformance.expectations import FAMILIES, Expectation, ExpectationSet, load_family
+from conformance.report.render import params_text, short
+
+FAMILY_NAMES = {"linux": "Linux", "darwin": "macOS", "freebsd": "FreeBSD", "windows": "Windows"}
+# Verdicts whose (null) observation is still a fact about the stack.
+_BEHAVIOUR_VERDICTS = frozenset({"unsupported", "timeout"})
+DOCUMENTED = "documented"
+UNKNOWN = "unknown"
+ABSENT = "absent"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One platform: a report that was run, or a family's documentation."""
+
+    id: str
+    observed: bool
+    label: str
+    details: str
+    source: str
+    summary: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """What one platform did (or is documented to do) for one row."""
+
+    state: str  # a verdict, or DOCUMENTED / UNKNOWN / ABSENT
+    text: str
+    note: str = ""
+    kinds: tuple[int, ...] = ()
+    # Identity of the behaviour: a canonical observation, or None (no kind).
+    behaviour: str | None = None
+    accepts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Row:
+    case_id: str
+    area: str
+    title: str
+    params: str
+    instances: int
+    cells: tuple[Cell, ...]
+    kinds: int
+    disagree: str  # "", "observed" or "documented"
+
+
+@dataclass(frozen=True)
+class Matrix:
+    columns: tuple[Column, ...]
+    areas: tuple[tuple[str, tuple[Row, ...]], ...]
+
+    @property
+    def rows(self) -> list[Row]:
+        return [r for _, rows in self.areas for r in rows]
+
+
+def _canon(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _params_key(params: dict[str, str]) -> str:
+    return _canon(params)
+
+
+def check_distinct(named: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """Refuse two reports of the same platform id, naming both files."""
+    seen: dict[str, str] = {}
+    for name, report in named:
+        pid = report["platform"]["id"]
+        if pid in seen:
+            raise ReportError(
+                f"{seen[pid]} and {name} are both reports of platform {pid}; "
+                "pass one report per platform"
+            )
+        seen[pid] = name
+
+
+def _observed_column(name: str, report: dict[str, Any]) -> Column:
+    p = report["platform"]
+    details = (f"{p['os']} {p['release']} · {p['arch']} · {p.get('libc', '?')} · "
+               f"{p['python']} · stack {p['stack']}")
+    suite = report["suite"]
+    source = f"{name} (suite {suite['version']} {suite['revision']}, {report['started']})"
+    return Column(p["id"], True, p["id"], details, source, dict(report["summary"]))
+
+
+def _observed_cell(result: dict[str, Any] | None) -> Cell:
+    if result is None:
+        return Cell(ABSENT, "—", "this instance is not in the report")
+    verdict, obs = result["verdict"], result["observation"]
+    if obs is not None:
+        return Cell(verdict, short(obs), result["message"], behaviour=_canon(obs))
+    behaviour = verdict if verdict in _BEHAVIOUR_VERDICTS else None
+    return Cell(verdict, verdict, result["message"], behaviour=behaviour)
+
+
+def _documented_cell(exp: Expectation | None) -> Cell:
+    if exp is None:
+        return Cell(UNKNOWN, "?", "nothing documented for this platform")
+    accepts = tuple(_canon(dict(a)) for a in exp.accept)
+    text = " | ".join(short(dict(a)) for a in exp.accept)
+    note = exp.source + (f" <{exp.url}>" if exp.url else "")
+    return Cell(DOCUMENTED, text, note, accepts=accepts)
+
+
+def _admits(cell: Cell, behaviour: str) -> bool:
+    """Whether a documented cell accepts an observed behaviour (subset match, as verdict.py)."""
+    if behaviour in _BEHAVIOUR_VERDICTS:
+        return False
+    got = json.loads(behaviour)
+    if not isinstance(got, dict):
+        return False
+    return any(
+        all(k in got and got[k] == v for k, v in json.loads(a).items()) for a in cell.accepts
+    )
+
+
+def _assign_kinds(cells: Sequence[Cell], observed: Sequence[bool]) -> tuple[list[Cell], int, str]:
+    """Number the behaviours of one row; return the cells, the kind count and the flag."""
+    numbers: dict[str, int] = {}
+    out: list[Cell] = list(cells)
+    for i, cell in enumerate(cells):
+        if observed[i] and cell.behaviour is not None:
+            n = numbers.setdefault(cell.behaviour, len(numbers) + 1)
+            out[i] = _with_kinds(cell, (n,))
+    seen = dict(numbers)
+    for i, cell in enumerate(cells):
+        if observed[i] or cell.state != DOCUMENTED:
+            continue
+        admitted = tuple(n for b, n in seen.items() if _admits(cell, b))
+        if not admitted:
+            # A behaviour only documentation describes: its own kind, shared by
+            # documented columns that accept exactly the same observations.
+            key = "doc:" + _canon(sorted(cell.accepts))
+            admitted = (numbers.setdefault(key, len(numbers) + 1),)
+        out[i] = _with_kinds(cell, admitted)
+    # At most one observed kind: any further kind comes from documentation.
+    flag = "observed" if len(seen) > 1 else "documented" if len(numbers) > 1 else ""
+    return out, len(numbers), flag
+
+
+def _with_kinds(cell: Cell, kinds: tuple[int, ...]) -> Cell:
+    return Cell(cell.state, cell.text, cell.note, kinds, cell.behaviour, cell.accepts)
+
+
+def _signature(cells: Sequence[Cell]) -> tuple[tuple[str, str, str | None, tuple[str, ...]], ...]:
+    return tuple((c.state, c.text, c.behaviour, c.accepts) for c in cells)
+
+
+def _relevant_axes(axes: list[str], instances: list[dict[str, str]],
+                   sigs: dict[str, tuple]) -> list[str]:
+    """The axes along which some cell changes; the rest are collapsed."""
+    relevant = []
+    for axis in axes:
+        groups: dict[str, set] = {}
+        for p in instances:
+            rest = _params_key({k: v for k, v in p.items() if k != axis})
+            groups.setdefault(rest, set()).add(sigs[_params_key(p)])
+        if any(len(s) > 1 for s in groups.values()):
+            relevant.append(axis)
+    # With an incomplete grid (an instance missing everywhere) dropping axes one
+    # at a time can merge instances that differ: then show every instance.
+    merged: dict[str, set] = {}
+    for p in instances:
+        merged.setdefault(_canon([p.get(a) for a in relevant]), set()).add(sigs[_params_key(p)])
+    return relevant if all(len(s) == 1 for s in merged.values()) else list(axes)
+
+
+def _group_label(axes: list[str], relevant: list[str], group: list[dict[str, str]]) -> str:
+    parts = []
+    for axis in axes:
+        values = list(dict.fromkeys(p.get(axis, "") for p in group))
+        parts.append(f"{axis}={'|'.join(values)}")
+    if set(relevant) == set(axes) and len(group) == 1:
+        return params_text(group[0])
+    return ", ".join(parts)
+
+
+def build(named: Sequence[tuple[str, dict[str, Any]]],
+          documented: bool = True, expectations_dir: Path | None = None) -> Matrix:
+    """The matrix of validated reports ``(name, report)``, plus documented columns."""
+    check_distinct(named)
+    columns = [_observed_column(name, r) for name, r in named]
+    by_col: list[dict[tuple[str, str], dict[str, Any]]] = [
+        {(x["id"], _params_key(x["params"])): x for x in r["results"]} for _, r in named
+    ]
+    doc_sets: list[ExpectationSet] = []
+    if documented:
+        covered = {r["platform"]["os"] for _, r in named}
+        for family in FAMILIES:
+            exp = load_family(family, expectations_dir)
+            if family in covered or not exp.entries:
+                continue
+            doc_sets.append(exp)
+            columns.append(Column(
+                f"{family}-documented", False, FAMILY_NAMES[family],
+                "documented, not observed", f"expectations/{family}.toml",
+            ))
+    observed = [c.observed for c in columns]
+
+    # Every (case id, params) instance any report has, with its title and area.
+    info: dict[str, dict[str, Any]] = {}
+    for _, r in named:
+        for x in r["results"]:
+            entry = info.setdefault(x["id"], {
+                "title": x.get("title", ""), "area": x.get("area") or x["id"].split(".")[0],
+                "instances": {},
+            })
+            entry["instances"].setdefault(_params_key(x["params"]), x["params"])
+            entry["title"] = entry["title"] or x.get("title", "")
+
+    areas: dict[str, list[Row]] = {}
+    for case_id in sorted(info):
+        entry = info[case_id]
+        instances = list(entry["instances"].values())
+        cells_of: dict[str, list[Cell]] = {}
+        for p in instances:
+            key = _params_key(p)
+            row = [_observed_cell(col.get((case_id, key))) for col in by_col]
+            row += [_documented_cell(s.lookup(case_id, {"os": s.family, "stack": "host"}, p))
+                    for s in doc_sets]
+            cells_of[key] = row
+        sigs = {k: _signature(v) for k, v in cells_of.items()}
+        axes = list(dict.fromkeys(a for p in instances for a in p))
+        relevant = _relevant_axes(axes, instances, sigs)
+        groups: dict[str, list[dict[str, str]]] = {}
+        for p in instances:
+            groups.setdefault(_canon([p.get(a) for a in relevant]), []).append(p)
+        for group in groups.values():
+            cells, kinds, flag = _assign_kinds(cells_of[_params_key(group[0])], observed)
+            areas.setdefault(entry["area"], []).append(Row(
+                case_id, entry["area"], entry["title"], _group_label(axes, relevant, group),
+                len(group), tuple(cells), kinds, flag,
+            ))
+    return Matrix(tuple(columns), tuple((a, tuple(rs)) for a, rs in sorted(areas.items())))
