@@ -61,6 +61,21 @@ class Journal:
         """An instance started: if the sandbox dies now, this is the one that was running."""
         self.write({"start": nodeid})
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        """Name the running case, since its phase reports arrive only once it has finished."""
+        from conformance.case import case_info
+
+        info = case_info(item)
+        if info is None:
+            return
+        callspec = getattr(item, "callspec", None)
+        params = {k: str(v) for k, v in callspec.params.items()} if callspec else {}
+        self.write({"running": item.nodeid, "case": {
+            "id": info.id, "params": params, "title": info.title, "level": info.level,
+            "area": info.area, "citations": [c.to_json() for c in info.citations],
+        }})
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """One phase's result, as the plugin attached it to the report."""
         data = getattr(report, "conformance", None)

@@ -153,6 +153,8 @@ def run(
     env = {k: v for k, v in os.environ.items()
            if k.startswith("SOCKET_CONFORMANCE_") or k in ("PATH", "HOME", "LANG", "TMPDIR")}
     env["SOCKET_CONFORMANCE_STACK"] = runner.stack
+    # The guest's output reaches the user through a pipe; a UML console is a tty.
+    env.setdefault("PY_COLORS", os.environ.get("PY_COLORS", "0"))
     workdir = Path(tempfile.mkdtemp(prefix=f"socket-conformance-{runner.stack}-"))
     try:
         job = {"stack": runner.stack, "argv": pytest_argv, "cwd": os.getcwd(), "env": env,
@@ -226,12 +228,15 @@ def salvage(runner: Runner, entries: list[dict[str, Any]], what: str) -> dict[st
     platform = plat.Platform(**plat_json) if plat_json else fallback_platform(runner)
     collected: list[str] = []
     merged: dict[str, dict[str, Any]] = {}
-    running: dict[str, None] = {}
+    # Started, not finished: node id -> what the journal says about its case.
+    running: dict[str, dict[str, Any]] = {}
     for e in entries:
         if "collected" in e:
             collected += [n for n in e["collected"] if n not in collected]
         elif "start" in e:
-            running[e["start"]] = None
+            running[e["start"]] = {}
+        elif "running" in e:
+            running[e["running"]] = e["case"]
         elif "phase" in e:
             phase = SimpleNamespace(nodeid=e["nodeid"], duration=e["duration"])
             merged[e["nodeid"]] = results.merge(merged.get(e["nodeid"]), e["phase"], phase)
@@ -240,20 +245,17 @@ def salvage(runner: Runner, entries: list[dict[str, Any]], what: str) -> dict[st
     finished = [r for n, r in merged.items() if n not in running and r["verdict"] is not None]
     not_run = len([n for n in collected if n not in merged and n not in running])
     tail = f" ({len(finished)} instance(s) finished, {not_run} never started)"
-    broken = [_interrupted(merged.get(n), n, what + tail) for n in running]
+    broken = [_interrupted(case, n, what + tail) for n, case in running.items()]
     if not broken:
         broken = [_run_error(runner, what + tail)]
     return model.build(platform, finished + broken, "")
 
 
-def _interrupted(partial: dict[str, Any] | None, nodeid: str, message: str) -> dict[str, Any]:
+def _interrupted(case: dict[str, Any], nodeid: str, message: str) -> dict[str, Any]:
     from conformance import results
 
-    base = dict(partial) if partial else results.missing(nodeid)
-    base.update(verdict="error", message=f"interrupted while this case ran: {message}",
-                nodeid=nodeid)
-    base.setdefault("duration_s", 0.0)
-    return base
+    return dict(results.missing(nodeid), **case,
+                message=f"interrupted while this case ran: {message}")
 
 
 def _run_error(runner: Runner, message: str) -> dict[str, Any]:

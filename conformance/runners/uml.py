@@ -48,7 +48,7 @@ def command(tool: str, guest: list[str], workdir: Path) -> list[str]:
     init.chmod(0o755)
     return [
         tool, f"mem={MEMORY}", "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "rw",
-        "quiet", "con=null", "ssl=null", "con0=null,fd:1", f"init={init}",
+        "quiet", "loglevel=1", "con=null", "ssl=null", "con0=null,fd:1", f"init={init}",
     ]
 
 

@@ -1,0 +1,198 @@
+"""Self-tests of the sandbox runners (conformance/runners/).
+
+Most tests use a fake platform whose "sandbox" is a plain subprocess, so
+the deadline, the journal and the salvaged report are proven without gVisor
+or User-Mode Linux; the last tests run the real tools when installed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from conformance import cli
+from conformance.commands import run as run_command
+from conformance.runners import gvisor, sandbox, uml
+
+# Two quick instances, so a crash can come after one finished and while one runs.
+TWO = "test_accept.py and test_dgram and unix"
+
+
+def fake_runner(command: list[str] | None = None, stack: str = "fake") -> sandbox.Runner:
+    """A runner whose sandbox is a plain subprocess (``command``, or the guest itself)."""
+
+    def build(tool: str, guest: list[str], workdir: Path) -> list[str]:
+        return command if command is not None else guest
+
+    return sandbox.Runner(stack=stack, tool=Path(sys.executable).name, what="a fake platform",
+                          install="nothing to install", command=build,
+                          kernel_hint=lambda: "9.9")
+
+
+def suite_argv(out: Path, stack: str = "fake", keyword: str = TWO) -> list[str]:
+    # The real parser, so every option of `run` has its default.
+    args = cli.build_parser().parse_args(["run", "-q", "--platform", stack, "-k", keyword])
+    return run_command.pytest_args(args, out)
+
+
+@pytest.mark.parametrize(("platform", "package"), [("gvisor", "runsc"),
+                                                    ("uml", "user-mode-linux")])
+def test_missing_tool_is_one_line_and_exit_2(platform, package, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    code = cli.main(["run", "--platform", platform, "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1
+    assert f"apt-get install {package}" in err
+    assert not list((tmp_path / "r").glob("*.json"))
+
+
+def test_unknown_platform_is_refused(tmp_path, capsys):
+    assert cli.main(["run", "--platform", "qemu", "--out", str(tmp_path)]) == 2
+    assert "expected one of host, gvisor, uml" in capsys.readouterr().err
+
+
+def test_deadline_stops_the_whole_process_group(tmp_path):
+    pidfile = tmp_path / "child.pid"
+    # The command starts a grandchild and hangs: both must be gone after the deadline.
+    script = textwrap.dedent(f"""
+        import subprocess, sys, time
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        open({str(pidfile)!r}, "w").write(str(child.pid))
+        print("started", flush=True)
+        time.sleep(60)
+    """)
+    ended = sandbox.run_with_deadline([sys.executable, "-c", script], deadline_s=2.0)
+    assert ended.timed_out and ended.returncode is None
+    assert ended.elapsed_s < 2.0 + sandbox.GRACE_S
+    assert "started" in ended.tail
+    child = int(pidfile.read_text())
+    for _ in range(50):  # the grandchild was signalled; give the kernel a moment to reap it
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(child, signal.SIGKILL)
+        pytest.fail("the grandchild outlived the deadline")
+
+
+def test_deadline_passes_exit_code_and_output_through(tmp_path):
+    ended = sandbox.run_with_deadline(
+        [sys.executable, "-c", "print('one'); print('two'); raise SystemExit(3)"], 30.0,
+    )
+    assert (ended.returncode, ended.timed_out, ended.tail) == (3, False, ("one", "two"))
+
+
+def test_completed_guest_writes_its_own_platform_report(tmp_path, load_report):
+    out = tmp_path / "reports"
+    code = sandbox.run(fake_runner(), suite_argv(out), out, deadline_s=120, echo=None)
+    assert code == 0
+    (path,) = out.glob("*.json")
+    report = load_report(path)
+    assert report["platform"]["stack"] == "fake"
+    assert report["platform"]["id"].endswith("-fake") and path.stem == report["platform"]["id"]
+    assert [r["verdict"] for r in report["results"]] == ["conforms", "conforms"]
+
+
+def test_crash_mid_run_salvages_what_completed(tmp_path, monkeypatch, load_report):
+    # A pytest plugin that kills the guest as the second instance starts: a crashing sandbox.
+    (tmp_path / "crash_second.py").write_text(textwrap.dedent("""
+        import os, signal
+        seen = []
+        def pytest_runtest_call(item):
+            seen.append(item.nodeid)
+            if len(seen) == 2:
+                os.kill(os.getpid(), signal.SIGKILL)
+    """))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    out = tmp_path / "reports"
+    argv = [*suite_argv(out), "-p", "crash_second"]
+    code = sandbox.run(fake_runner(), argv, out, deadline_s=120, echo=None)
+    assert code == 1
+    report = load_report(next(out.glob("*.json")))
+    assert report["platform"]["stack"] == "fake"
+    by_backend = {r["params"]["backend"]: r for r in report["results"]}
+    first, second = by_backend["python"], by_backend["libc"]  # the order they ran in
+    assert first["verdict"] == "conforms"
+    assert second["verdict"] == "error" and second["id"] == first["id"] == "accept.dgram"
+    assert "interrupted while this case ran" in second["message"]
+    assert "killed by signal 9" in second["message"]
+    assert "1 instance(s) finished, 0 never started" in second["message"]
+
+
+def test_sandbox_that_never_starts_still_yields_a_report(tmp_path, load_report):
+    runner = fake_runner([sys.executable, "-c", "print('no sandbox for you'); raise SystemExit(3)"])
+    out = tmp_path / "reports"
+    code = sandbox.run(runner, suite_argv(out), out, deadline_s=30, echo=None)
+    assert code == 1
+    report = load_report(out / f"linux-9.9-{os.uname().machine.lower()}-fake.json")
+    (only,) = report["results"]
+    assert (only["id"], only["verdict"]) == (sandbox.RUN_ID, "error")
+    assert "exited with code 3 before the suite finished" in only["message"]
+    assert "no sandbox for you" in only["message"]
+
+
+def test_deadline_message_and_partial_journal(tmp_path, load_report):
+    """finish() on a journal cut by the deadline: a torn last line is ignored."""
+    platform = {"id": "linux-1.0-x86_64-fake", "os": "linux", "release": "1.0", "kernel": "1.0",
+                "arch": "x86_64", "libc": "glibc", "python": "cpython 3", "stack": "fake",
+                "capabilities": {"ipv6": False}}
+    journal = tmp_path / sandbox.JOURNAL
+    lines = [{"platform": platform}, {"collected": ["a.py::t[1]", "a.py::t[2]", "a.py::t[3]"]},
+             {"start": "a.py::t[1]"}]
+    journal.write_text("".join(json.dumps(e) + "\n" for e in lines) + '{"nodeid": "a.py::t')
+    ended = sandbox.Ended(None, True, 7.0, ("collected 3 items",))
+    out = tmp_path / "reports"
+    assert sandbox.finish(fake_runner(), journal, out, ended, 7.0, None) == 1
+    report = load_report(out / "linux-1.0-x86_64-fake.json")
+    (only,) = report["results"]
+    assert only["verdict"] == "error" and only["nodeid"] == "a.py::t[1]"
+    assert "did not finish within its 7 s deadline" in only["message"]
+    assert "0 instance(s) finished, 2 never started" in only["message"]
+
+
+def test_uml_modules_load_dependencies_first(tmp_path):
+    for name in ("kernel/lib/crc.ko", "kernel/net/ipv6/ipv6.ko"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "modules.dep").write_text(
+        "kernel/net/ipv6/ipv6.ko: kernel/lib/crc.ko\nkernel/lib/crc.ko:\n"
+    )
+    assert uml._with_dependencies(tmp_path, "kernel/net/ipv6/ipv6.ko") == [
+        tmp_path / "kernel/lib/crc.ko", tmp_path / "kernel/net/ipv6/ipv6.ko",
+    ]
+    assert uml._with_dependencies(tmp_path / "absent", "kernel/net/ipv6/ipv6.ko") == []
+
+
+def test_uml_command_boots_hostfs_into_the_guest(tmp_path):
+    argv = uml.command("linux.uml", ["/py", "-m", "conformance.runners.guest", "/w d"], tmp_path)
+    assert {"root=/dev/root", "rootfstype=hostfs", "rootflags=/", "rw"} <= set(argv)
+    assert argv[-1] == f"init={tmp_path / 'init'}"
+    assert "exec /py -m conformance.runners.guest '/w d'" in (tmp_path / "init").read_text()
+    assert os.access(tmp_path / "init", os.X_OK)
+
+
+@pytest.mark.parametrize("runner", [gvisor.RUNNER, uml.RUNNER], ids=lambda r: r.stack)
+def test_real_sandbox_writes_its_platform_report(runner, tmp_path, load_report):
+    """The real tool, on two instances: the report is the sandbox's own, marked with its stack."""
+    if shutil.which(runner.tool) is None:
+        pytest.skip(f"{runner.tool} is not installed")
+    out = tmp_path / "reports"
+    code = cli.main(["run", "-q", "--platform", runner.stack, "--out", str(out), "-k", TWO,
+                     "--deadline", "120"])
+    (path,) = out.glob("*.json")
+    report = load_report(path)
+    assert report["platform"]["stack"] == runner.stack
+    assert report["platform"]["id"].endswith(f"-{runner.stack}")
+    assert len(report["results"]) == 2, [r["message"] for r in report["results"]]
+    assert code == (1 if report["summary"]["deviates"] + report["summary"]["error"] else 0)
