@@ -125,6 +125,14 @@ def test_fragment_shows_only_disagreeing_rows(page, tmp_path):
     assert {a.get("data-area") for a in dom.areas if "hidden" not in a} == visible_areas
 
 
+def test_fragment_can_ignore_documented_columns(page, tmp_path):
+    dom = _Dom(browse(tmp_path, "--dump-dom", page.as_uri() + "#disagree-observed"))
+    assert dom.body.get("data-filter") == "disagree-observed"
+    observed = ["disagree-observed" in (r.get("class") or "").split() for r in dom.rows]
+    assert any(observed) and sum(observed) < sum(_disagrees(r) for r in dom.rows)
+    assert all(("hidden" in r) != seen for r, seen in zip(dom.rows, observed, strict=True))
+
+
 def test_clicking_the_checkbox_filters(page, tmp_path):
     clicked = tmp_path / "clicked.html"
     clicked.write_text(page.read_text().replace(
