@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conformance.errors import ReportError
 from conformance.report import matrix, matrix_render, model
@@ -264,3 +266,29 @@ def test_compare_refuses_a_missing_file_and_an_empty_directory(tmp_path):
 
 def test_compare_needs_at_least_one_report(tmp_path):
     one_line_error(compare(cwd=tmp_path))
+
+
+GRID = [{"a": a, "b": b} for a in ("x", "y") for b in ("p", "q")]
+
+
+@given(st.lists(st.lists(st.sampled_from(["1", "2", None]), min_size=4, max_size=4),
+                min_size=1, max_size=3))
+@settings(max_examples=150, deadline=None)
+def test_collapsing_loses_nothing(platforms):
+    """Every instance is in exactly one row, and that row shows its observation everywhere."""
+    reports = [
+        (f"{i}.json", mi.synthetic(f"p{i}", [
+            mi.result("c.d", params, "conforms" if v else "skipped", {"v": v} if v else None)
+            for params, v in zip(GRID, values, strict=True)
+        ]))
+        for i, values in enumerate(platforms)
+    ]
+    m = matrix.build(reports, documented=False)
+    assert sum(r.instances for r in m.rows) == len(GRID)
+    for params, *values in zip(GRID, *platforms, strict=True):
+        holding = [r for r in m.rows
+                   if all(params[k] in v.split("|")
+                          for k, v in (part.split("=") for part in r.params.split(", ")))]
+        assert len(holding) == 1, (params, [r.params for r in m.rows])
+        texts = [c.text for c in holding[0].cells]
+        assert texts == [f"v={v}" if v else "skipped" for v in values]

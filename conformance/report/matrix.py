@@ -33,7 +33,7 @@ from typing import Any
 
 from conformance.errors import ReportError
 from conformance.expectations import FAMILIES, Expectation, ExpectationSet, load_family
-from conformance.report.render import params_text, short
+from conformance.report.render import short
 
 FAMILY_NAMES = {"linux": "Linux", "darwin": "macOS", "freebsd": "FreeBSD", "windows": "Windows"}
 # Verdicts whose (null) observation is still a fact about the stack.
@@ -202,14 +202,11 @@ def _relevant_axes(axes: list[str], instances: list[dict[str, str]],
     return relevant if all(len(s) == 1 for s in merged.values()) else list(axes)
 
 
-def _group_label(axes: list[str], relevant: list[str], group: list[dict[str, str]]) -> str:
-    parts = []
-    for axis in axes:
-        values = list(dict.fromkeys(p.get(axis, "") for p in group))
-        parts.append(f"{axis}={'|'.join(values)}")
-    if set(relevant) == set(axes) and len(group) == 1:
-        return params_text(group[0])
-    return ", ".join(parts)
+def _group_label(axes: list[str], group: list[dict[str, str]]) -> str:
+    """``family=inet|inet6, backend=libc``: every value the rows' instances take."""
+    return ", ".join(
+        f"{axis}={'|'.join(dict.fromkeys(p.get(axis, '') for p in group))}" for axis in axes
+    )
 
 
 def build(named: Sequence[tuple[str, dict[str, Any]]],
@@ -265,7 +262,7 @@ def build(named: Sequence[tuple[str, dict[str, Any]]],
         for group in groups.values():
             cells, kinds, flag = _assign_kinds(cells_of[_params_key(group[0])], observed)
             areas.setdefault(entry["area"], []).append(Row(
-                case_id, entry["area"], entry["title"], _group_label(axes, relevant, group),
+                case_id, entry["area"], entry["title"], _group_label(axes, group),
                 len(group), tuple(cells), kinds, flag,
             ))
     return Matrix(tuple(columns), tuple((a, tuple(rs)) for a, rs in sorted(areas.items())))
