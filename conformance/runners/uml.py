@@ -25,8 +25,9 @@ from conformance.runners.sandbox import Runner
 
 MEMORY = "768M"
 MODULES = Path("/usr/lib/uml/modules")
-# The guest kernel (Debian's user-mode-linux) builds IPv6 as a module.
-WANTED_MODULES = ("kernel/net/ipv6/ipv6.ko",)
+# The guest kernel (Debian's user-mode-linux) builds IPv6 and veth (the namespace
+# topologies' links) as modules.
+WANTED_MODULES = ("kernel/net/ipv6/ipv6.ko", "kernel/drivers/net/veth.ko")
 
 # <linux/sockios.h>, <linux/if.h>, <linux/reboot.h>
 SIOCGIFFLAGS = 0x8913
