@@ -31,6 +31,12 @@ def _workers(value: str) -> str:
     raise argparse.ArgumentTypeError(f"-n takes a number or 'auto', got {value!r}")
 
 
+def _count(value: str) -> int:
+    if value.isdigit():
+        return int(value)
+    raise argparse.ArgumentTypeError(f"--reruns takes a whole number >= 0, got {value!r}")
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="run the suite on this platform and write its report")
     run.add_argument("--out", default="reports", help="report directory (default ./reports)")
@@ -45,6 +51,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help="gvisor, uml: stop the sandbox after this many seconds and report "
                           "what completed (default 900)")
     run.add_argument("-q", "--quiet", action="store_true", help="less pytest output")
+    run.add_argument("--reruns", type=_count, default=2, metavar="N",
+                     help="run a result that deviates, times out or errors up to N more "
+                          "times; one that then passes is flaky (default 2)")
+    run.add_argument("--baseline", metavar="OLD.json",
+                     help="then gate the new report against this one: the exit status is "
+                          "the gate's (see the gate command)")
+    run.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML")
+    run.add_argument("--strict", action="store_true",
+                     help="flaky results fail the run; with --baseline, observation "
+                          "changes fail the gate too")
 
 
 def pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
@@ -60,6 +76,7 @@ def pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
         "--conformance-stack", args.platform,
         "-n", args.workers,
         "--timeout", str(args.timeout),
+        "--conformance-reruns", str(args.reruns),
         # The CLI imported the package before pytest could mark it for assertion
         # rewriting; the plugin asserts nothing, so the warning is noise.
         "-W", "ignore::pytest.PytestAssertRewriteWarning",
@@ -74,12 +91,15 @@ def main(args: argparse.Namespace) -> int:
     import pytest
 
     from conformance import expectations
+    from conformance.commands import gate
     from conformance.report.write import ensure_writable
 
     if args.platform not in PLATFORMS:
         raise UsageError(
             f"unknown platform {args.platform!r}; expected one of {', '.join(PLATFORMS)}"
         )
+    # Read and check --baseline/--junit before anything (even --out) is created.
+    baseline = gate.preflight(args)
     out = Path(args.out).resolve()
     try:
         ensure_writable(out)
@@ -88,6 +108,7 @@ def main(args: argparse.Namespace) -> int:
     # A malformed file is reported here, once, as one line, before pytest starts.
     exp_dir = os.environ.get(options.EXPECTATIONS[2])
     expectations.load_all(Path(exp_dir) if exp_dir else None)
+    before = gate.snapshot(out)
     if args.platform != "host":
         import importlib
 
@@ -100,4 +121,4 @@ def main(args: argparse.Namespace) -> int:
     if code == 5:
         what = f"matched -k {args.keyword!r}" if args.keyword else "was collected"
         print(f"socket-conformance: error: no case instance {what}", file=sys.stderr)
-    return _EXIT.get(code, 1)
+    return gate.after_run(args, out, before, baseline, _EXIT.get(code, 1))

@@ -1,0 +1,157 @@
+"""socket-conformance gate: compare a report with a baseline; exit 1 on a regression.
+
+Also the second half of ``run --baseline/--junit/--strict``: ``preflight``
+checks those inputs before the suite starts, ``after_run`` finds the report
+the run wrote and gates it. What counts as a regression is in report/gate.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from conformance.errors import ReportError, UsageError
+
+if TYPE_CHECKING:
+    from conformance.report.gate import Outcome
+
+STRICT_HELP = "also fail on observation changes and flaky results"
+SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    gate = sub.add_parser(
+        "gate", help="compare a report with a baseline: exit 1 on regressions or removed cases",
+    )
+    gate.add_argument("--baseline", required=True, metavar="OLD.json",
+                      help="the report of a run you trust")
+    gate.add_argument("new", metavar="NEW.json", help="the report to check")
+    gate.add_argument("--strict", action="store_true", help=STRICT_HELP)
+    gate.add_argument("--markdown", metavar="FILE",
+                      help=f"also write the comparison as Markdown (a CI job summary); "
+                           f"with ${SUMMARY_ENV} set it is appended there too")
+
+
+def load(path: str, role: str) -> dict[str, Any]:
+    """Read and validate one report; any problem is one line naming its role and file."""
+    from conformance.report import model
+
+    try:
+        return model.load(Path(path))
+    except ReportError as exc:
+        raise ReportError(f"{role} {exc}") from None
+
+
+def check_output(path: str, flag: str) -> Path:
+    """Refuse an output file whose directory does not exist, before anything runs."""
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"{flag} {path}: is a directory, expected a file name")
+    if not p.resolve().parent.is_dir():
+        raise UsageError(f"{flag} {path}: directory {p.parent} does not exist")
+    return p
+
+
+def emit(outcome: Outcome, markdown: Path | None) -> None:
+    """Print the comparison; write the Markdown where asked and to the CI job summary."""
+    from conformance.report import gate
+    from conformance.report.write import atomic_write
+
+    for line in gate.text(outcome):
+        print(line)
+    md = gate.markdown(outcome)
+    if markdown is not None:
+        atomic_write(markdown, md)
+    summary = os.environ.get(SUMMARY_ENV)
+    if summary:
+        try:
+            with open(summary, "a", encoding="utf-8") as f:
+                f.write(md)
+        except OSError as exc:
+            # The gate's answer stands; a missing job summary is worth a warning only.
+            print(f"socket-conformance: warning: cannot append to ${SUMMARY_ENV} "
+                  f"({summary}): {exc.strerror}", file=sys.stderr)
+
+
+def main(args: argparse.Namespace) -> int:
+    from conformance.report import gate
+
+    markdown = check_output(args.markdown, "--markdown") if args.markdown else None
+    old = load(args.baseline, "baseline")
+    new = load(args.new, "new report")
+    outcome = gate.compare(old, new, strict=args.strict)
+    emit(outcome, markdown)
+    return outcome.exit_code
+
+
+# --- run --baseline / --junit / --strict -------------------------------------------
+
+
+def preflight(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Check the baseline and the JUnit path before the suite runs; return the baseline."""
+    from conformance.report import gate
+
+    if args.junit:
+        check_output(args.junit, "--junit")
+    if not args.baseline:
+        return None
+    baseline = load(args.baseline, "baseline")
+    if args.platform == "host":
+        from conformance.platform import fingerprint
+
+        gate.same_platform(baseline["platform"], fingerprint("host").to_json())
+    elif baseline["platform"]["stack"] != args.platform:
+        raise ReportError(
+            f"the reports are of different platforms: baseline {baseline['platform']['id']} "
+            f"ran on stack {baseline['platform']['stack']!r}, this run on {args.platform!r}"
+        )
+    return baseline
+
+
+def snapshot(out: Path) -> dict[Path, tuple[int, int]]:
+    """The reports already in ``out``, so the one this run writes can be told apart."""
+    return {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.glob("*.json")}
+
+
+def _written(out: Path, before: dict[Path, tuple[int, int]]) -> list[Path]:
+    return sorted(p for p, sig in snapshot(out).items() if before.get(p) != sig)
+
+
+def after_run(
+    args: argparse.Namespace,
+    out: Path,
+    before: dict[Path, tuple[int, int]],
+    baseline: dict[str, Any] | None,
+    code: int,
+) -> int:
+    """Write JUnit and gate the report the run wrote; return the command's exit code.
+
+    With a baseline the gate decides: known deviations recorded in the
+    baseline no longer fail the job, only changes do.
+    """
+    from conformance.report import gate, junit
+
+    if code == 2 or not (baseline or args.junit or args.strict):
+        return code
+    written = _written(out, before)
+    if len(written) != 1:
+        what = "no report" if not written else f"{len(written)} reports"
+        print(f"socket-conformance: error: the run wrote {what} into {out}; nothing to gate",
+              file=sys.stderr)
+        return code or 2
+    new = load(str(written[0]), "new report")
+    if args.junit:
+        junit.write(new, Path(args.junit))
+        print(f"junit: {args.junit}")
+    if baseline is None:
+        flaky = sum(1 for r in new["results"] if r["verdict"] == "flaky")
+        if args.strict and flaky:
+            print(f"strict: {flaky} flaky result(s) fail the run")
+            return max(code, 1)
+        return code
+    outcome = gate.compare(baseline, new, strict=args.strict)
+    emit(outcome, None)
+    return outcome.exit_code
