@@ -321,9 +321,10 @@ def _private_netns(libc: _Libc) -> bool:
     uid, gid = os.geteuid(), os.getegid()
     uerr = libc.unshare(_CLONE_NEWUSER)
     if uerr != 0:
+        hint = " (the user.max_user_namespaces limit)" if uerr == errno.ENOSPC else ""
         raise TopologyUnavailable(
             f"no privilege for a network namespace (unshare(CLONE_NEWNET): EPERM) and "
-            f"no user namespace to gain it (unshare(CLONE_NEWUSER): {_errno_name(uerr)}); "
+            f"no user namespace to gain it (unshare(CLONE_NEWUSER): {_errno_name(uerr)}{hint}); "
             "run as root or allow unprivileged user namespaces")
     # Map our own ids to root inside, the only mapping an unprivileged process may write.
     for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"),
