@@ -107,7 +107,7 @@ def load(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ReportError(f"{path}: not JSON ({exc.msg} at line {exc.lineno}); "
+        raise ReportError(f"{path}: not JSON ({exc.msg}: line {exc.lineno}); "
                           "truncated or not a report") from None
     validate(data, str(path))
     return data
