@@ -167,7 +167,8 @@ class Topology:
         if peer:
             from conformance.backends.guard import namespace_prefixes
 
-            self._stack.enter_context(namespace_prefixes(*PREFIXES))
+            self._stack.enter_context(
+                namespace_prefixes(*PREFIXES, namespaces=self.netns.values()))
 
     def _read_ready(self, deadline: float) -> dict[str, Any]:
         assert self._proc is not None and self._proc.stdout is not None

@@ -141,7 +141,15 @@ def test_guard_admits_namespace_prefixes_only_while_a_topology_exists(backend):
             check_destination("inet", (topology.ADDRESSES["host.b"], 9))
             with pytest.raises(UnsafeDestination):
                 check_destination("inet", ("192.0.2.1", 9))  # not a suite prefix
-            assert topo.alive
+            # A host socket would leave through the host's default route.
+            with pytest.raises(UnsafeDestination, match="not inside a suite namespace"):
+                s.sendto(b"x", dst)
+            owner = _Owner(backend)
+            inside = topo.socket(owner, HOST, "inet", "dgram")
+            try:
+                inside.sendto(b"x", dst)
+            finally:
+                owner.tracker.close_all()
         with pytest.raises(UnsafeDestination):
             s.sendto(b"x", dst)
     finally:

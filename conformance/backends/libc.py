@@ -155,7 +155,7 @@ class LibcSocket:
         return child, unpack_sockaddr(buf.raw, ln.value)
 
     def connect(self, addr: Address) -> None:
-        check_destination(self.family, addr)
+        check_destination(self.family, addr, self._fd)
         sa = pack_sockaddr(self.family, addr)
         _check(_lib().connect(self._fd, sa, len(sa)))
 
@@ -169,7 +169,7 @@ class LibcSocket:
     def sendto(self, data: bytes, addr: Address | None) -> int:
         if addr is None:
             return _check(_lib().sendto(self._fd, data, len(data), 0, None, 0))
-        check_destination(self.family, addr)
+        check_destination(self.family, addr, self._fd)
         sa = pack_sockaddr(self.family, addr)
         return _check(_lib().sendto(self._fd, data, len(data), 0, sa, len(sa)))
 

@@ -44,7 +44,7 @@ class PySocket:
         return child, normalize(self.family, addr)
 
     def connect(self, addr: Address) -> None:
-        check_destination(self.family, addr)
+        check_destination(self.family, addr, self._s.fileno())
         self._s.connect(addr)
 
     def connect_unspec(self) -> None:
@@ -56,7 +56,7 @@ class PySocket:
     def sendto(self, data: bytes, addr: Address | None) -> int:
         if addr is None:
             raise Unsupported("the socket module cannot pass a NULL address to sendto()")
-        check_destination(self.family, addr)
+        check_destination(self.family, addr, self._s.fileno())
         return self._s.sendto(data, addr)
 
     def recv(self, n: int, flags: int = 0) -> bytes:
