@@ -93,7 +93,12 @@ def test_deadline_passes_exit_code_and_output_through(tmp_path):
     assert (ended.returncode, ended.timed_out, ended.tail) == (3, False, ("one", "two"))
 
 
-def test_completed_guest_writes_its_own_platform_report(tmp_path, load_report):
+def test_completed_guest_writes_its_own_platform_report(tmp_path, monkeypatch, load_report):
+    # Run from a directory holding a decoy conformance/ (as a checkout does next to an
+    # installed wheel): the guest must still import the installed package.
+    (tmp_path / "conformance").mkdir()
+    (tmp_path / "conformance" / "__init__.py").write_text("raise ImportError('decoy')\n")
+    monkeypatch.chdir(tmp_path)
     out = tmp_path / "reports"
     code = sandbox.run(fake_runner(), suite_argv(out), out, deadline_s=120, echo=None)
     assert code == 0
@@ -178,7 +183,8 @@ def test_uml_command_boots_hostfs_into_the_guest(tmp_path):
     argv = uml.command("linux.uml", ["/py", "-m", "conformance.runners.guest", "/w d"], tmp_path)
     assert {"root=/dev/root", "rootfstype=hostfs", "rootflags=/", "rw"} <= set(argv)
     assert argv[-1] == f"init={tmp_path / 'init'}"
-    assert "exec /py -m conformance.runners.guest '/w d'" in (tmp_path / "init").read_text()
+    assert f"cd {tmp_path} && exec /py -m conformance.runners.guest '/w d'" in (
+        tmp_path / "init").read_text()
     assert os.access(tmp_path / "init", os.X_OK)
 
 

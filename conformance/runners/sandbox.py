@@ -57,7 +57,8 @@ class Ended:
 
 
 def run_with_deadline(
-    argv: Sequence[str], deadline_s: float, echo: IO[str] | None = None, tail: int = 20
+    argv: Sequence[str], deadline_s: float, echo: IO[str] | None = None, tail: int = 20,
+    cwd: Path | None = None,
 ) -> Ended:
     """Run ``argv`` in its own session; stop the whole group once ``deadline_s`` has passed.
 
@@ -67,7 +68,7 @@ def run_with_deadline(
     start = time.monotonic()
     proc = subprocess.Popen(
         list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, start_new_session=True,
+        stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd,
     )
     last: deque[str] = deque(maxlen=tail)
     pump = threading.Thread(target=_pump, args=(proc.stdout, echo, last), daemon=True)
@@ -160,8 +161,11 @@ def run(
         job = {"stack": runner.stack, "argv": pytest_argv, "cwd": os.getcwd(), "env": env,
                "init": runner.init}
         (workdir / JOB).write_text(json.dumps(job), encoding="utf-8")
+        # The guest starts in the work directory: `python -m` puts its start directory
+        # first on sys.path, and a checkout's conformance/ there would shadow the
+        # installed package. It moves to the job's directory once imports are done.
         ended = run_with_deadline(runner.command(tool, guest_argv(workdir), workdir),
-                                  deadline_s, echo)
+                                  deadline_s, echo, cwd=workdir)
         return finish(runner, workdir / JOURNAL, out, ended, deadline_s, echo)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -45,7 +45,9 @@ def command(tool: str, guest: list[str], workdir: Path) -> list[str]:
         from conformance.errors import UsageError
 
         raise UsageError(f"the UML init path {init} contains white space; set TMPDIR elsewhere")
-    init.write_text("#!/bin/sh\nexec " + shlex.join(guest) + "\n", encoding="utf-8")
+    # Start where the host side starts the guest too (see sandbox.run).
+    script = f"#!/bin/sh\ncd {shlex.quote(str(workdir))} && exec {shlex.join(guest)}\n"
+    init.write_text(script, encoding="utf-8")
     init.chmod(0o755)
     return [
         tool, f"mem={MEMORY}", "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "rw",
