@@ -83,3 +83,18 @@ def test_wrong_model_rule_is_caught_and_shrunk_to_a_short_program(kit):
     assert len(steps) <= 3, f"got {steps}, expected at most socket, listen, teardown"
     assert any("listen" in s for s in steps)
     assert "listen(s0<udp>)" in obs["failure"]
+
+
+def test_run_explore_uses_the_explore_profile(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "conformance", "run", "-q", "--explore", "--out", "out",
+         "-k", "test_bind_addresses"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    report = json.loads(next((tmp_path / "out").glob("*.json")).read_text())
+    assert [r["observation"] for r in report["results"]] == [{"holds": True}]

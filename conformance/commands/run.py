@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from conformance import options
+from conformance import options, repeat
 from conformance.errors import UsageError
 
 PLATFORMS = ("host", "gvisor", "uml")
@@ -51,6 +51,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help="gvisor, uml: stop the sandbox after this many seconds and report "
                           "what completed (default 900)")
     run.add_argument("-q", "--quiet", action="store_true", help="less pytest output")
+    run.add_argument("--repeat", type=repeat.count, default=1, metavar="N",
+                     help="stress mode: run the whole suite N times and list every case "
+                          "instance whose verdict or observation differed; exit 1 if any did")
     run.add_argument("--reruns", type=_count, default=2, metavar="N",
                      help="run a result that deviates, times out or errors up to N more "
                           "times; one that then passes is flaky (default 2)")
@@ -58,6 +61,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help="then gate the new report against this one: the exit status is "
                           "the gate's (see the gate command)")
     run.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML")
+    run.add_argument("--explore", action="store_true",
+                     help="Hypothesis 'explore' profile: many more examples, a random seed "
+                          "(default: the derandomized 'ci' profile)")
     run.add_argument("--strict", action="store_true",
                      help="flaky results fail the run; with --baseline, observation "
                           "changes fail the gate too")
@@ -108,7 +114,16 @@ def main(args: argparse.Namespace) -> int:
     # A malformed file is reported here, once, as one line, before pytest starts.
     exp_dir = os.environ.get(options.EXPECTATIONS[2])
     expectations.load_all(Path(exp_dir) if exp_dir else None)
+    if args.repeat > 1:
+        # Each repetition is an ordinary single run; repeat.py compares their reports.
+        single = argparse.Namespace(**dict(vars(args), repeat=1))
+        return repeat.repeat(args.repeat, out, lambda: main(single), print)
     before = gate.snapshot(out)
+    if args.explore:
+        from conformance.search import PROFILE_ENV
+
+        # Through the environment, so xdist workers and sandboxed runs see it too.
+        os.environ[PROFILE_ENV] = "explore"
     if args.platform != "host":
         import importlib
 
