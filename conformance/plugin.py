@@ -99,7 +99,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    """Say what is under test."""
+    """Say what is under test and which settings are in force."""
+    from conformance.search import profile
+
     st = config.stash[_STATE]
     caps = ", ".join(f"{k}={'yes' if v else 'no'}" for k, v in st.platform.capabilities.items())
     return [
@@ -107,6 +109,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"capabilities: {caps}",
         f"expectations: {st.family.family} ({len(st.family.entries)} case ids), "
         f"baseline posix ({len(st.baseline.entries)})",
+        f"hypothesis profile: {profile().name}",
     ]
 
 

@@ -91,10 +91,11 @@ def test_run_explore_uses_the_explore_profile(tmp_path):
     import sys
 
     proc = subprocess.run(
-        [sys.executable, "-m", "conformance", "run", "-q", "--explore", "--out", "out",
+        [sys.executable, "-m", "conformance", "run", "--explore", "--out", "out",
          "-k", "test_bind_addresses"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-2000:]
+    assert "hypothesis profile: explore" in proc.stdout
     report = json.loads(next((tmp_path / "out").glob("*.json")).read_text())
     assert [r["observation"] for r in report["results"]] == [{"holds": True}]
