@@ -151,11 +151,12 @@ def run(
 ) -> int:
     """Run the suite under ``runner``; leave a report in ``out``; return a pytest exit code."""
     tool = runner.locate()
-    env = {k: v for k, v in os.environ.items()
-           if k.startswith("SOCKET_CONFORMANCE_") or k in ("PATH", "HOME", "LANG", "TMPDIR")}
-    env["SOCKET_CONFORMANCE_STACK"] = runner.stack
+    # The whole environment: a booted kernel's init starts with almost none, and the
+    # guest should see what a host run sees (PYTHONPATH, the suite's own settings).
+    env = dict(os.environ, SOCKET_CONFORMANCE_STACK=runner.stack)
     # The guest's output reaches the user through a pipe; a UML console is a tty.
-    env.setdefault("PY_COLORS", os.environ.get("PY_COLORS", "0"))
+    env.setdefault("PY_COLORS", "0")
+    # mkdtemp makes the directory private (0700): the job file holds the environment.
     workdir = Path(tempfile.mkdtemp(prefix=f"socket-conformance-{runner.stack}-"))
     try:
         job = {"stack": runner.stack, "argv": pytest_argv, "cwd": os.getcwd(), "env": env,
