@@ -152,11 +152,15 @@ def _case_item(item: pytest.Item) -> bool:
     return case_info(item) is not None
 
 
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item):
+# Not a wrapper: a wrapper that raises before its yield keeps every inner
+# wrapper (pytest's logging plugin, for one) from setting up, and their
+# teardown then fails with KeyError. As the first plain implementation it
+# still runs before pytest's own, which sets up the fixtures.
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
     """Snapshot open sockets, then refuse instances whose capability is missing."""
     if not _case_item(item) or sys.platform == "win32":
-        return (yield)
+        return
     item.stash[_FDS] = _socket_fds()
     caps = item.config.stash[_STATE].platform.capabilities
     for mark in item.iter_markers("requires"):
@@ -165,7 +169,6 @@ def pytest_runtest_setup(item: pytest.Item):
             from conformance.errors import Unsupported
 
             raise Unsupported(f"capability {cap!r} is not available on this platform")
-    return (yield)
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)
