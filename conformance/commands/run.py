@@ -114,6 +114,13 @@ def main(args: argparse.Namespace) -> int:
     # A malformed file is reported here, once, as one line, before pytest starts.
     exp_dir = os.environ.get(options.EXPECTATIONS[2])
     expectations.load_all(Path(exp_dir) if exp_dir else None)
+    # Hypothesis' experimental observability (HYPOTHESIS_EXPERIMENTAL_OBSERVABILITY*)
+    # makes every process write into Hypothesis' storage directory and trace
+    # coverage: a read-only or bogus directory would turn every property case
+    # into an error, and the tracing slows them fourfold. The suite sets its own
+    # Hypothesis settings (search.py), so it switches this off for its workers.
+    for name in [v for v in os.environ if v.startswith("HYPOTHESIS_EXPERIMENTAL_OBSERVABILITY")]:
+        del os.environ[name]
     if args.repeat > 1:
         # Each repetition is an ordinary single run; repeat.py compares their reports.
         single = argparse.Namespace(**dict(vars(args), repeat=1))
