@@ -180,11 +180,13 @@ def test_uml_modules_load_dependencies_first(tmp_path):
 
 
 def test_uml_command_boots_hostfs_into_the_guest(tmp_path):
+    (tmp_path / sandbox.JOB).write_text(json.dumps({"env": {"PYTHONPATH": "/a b", "X": "1"}}))
     argv = uml.command("linux.uml", ["/py", "-m", "conformance.runners.guest", "/w d"], tmp_path)
     assert {"root=/dev/root", "rootfstype=hostfs", "rootflags=/", "rw"} <= set(argv)
     assert argv[-1] == f"init={tmp_path / 'init'}"
-    assert f"cd {tmp_path} && exec /py -m conformance.runners.guest '/w d'" in (
-        tmp_path / "init").read_text()
+    # The kernel starts init with almost no environment: the caller's is set before Python.
+    assert (f"cd {tmp_path} && exec env -i 'PYTHONPATH=/a b' X=1 "
+            "/py -m conformance.runners.guest '/w d'") in (tmp_path / "init").read_text()
     assert os.access(tmp_path / "init", os.X_OK)
 
 
@@ -202,3 +204,13 @@ def test_real_sandbox_writes_its_platform_report(runner, tmp_path, load_report):
     assert report["platform"]["id"].endswith(f"-{runner.stack}")
     assert len(report["results"]) == 2, [r["message"] for r in report["results"]]
     assert code == (1 if report["summary"]["deviates"] + report["summary"]["error"] else 0)
+
+
+def test_clue_skips_a_kernel_stack_dump():
+    tail = ["collected 5 items", ".", "Kernel panic - not syncing: Attempted to kill init!",
+            "CPU: 0 PID: 1 Comm: python3 Not tainted 6.1.176 #1", "Stack:",
+            " 606944ba 607e7fcd 61493c60 6067bb96", "Call Trace:",
+            " [<606944ba>] ? _printk+0x0/0x94", " [<6002c0dd>] new_thread_handler+0xae/0xb0"]
+    assert sandbox._clue(tail) == "Kernel panic - not syncing: Attempted to kill init!"
+    assert sandbox._clue(["one", "two", ""]) == "two"
+    assert sandbox._clue([]) == ""

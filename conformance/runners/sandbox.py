@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -57,7 +58,7 @@ class Ended:
 
 
 def run_with_deadline(
-    argv: Sequence[str], deadline_s: float, echo: IO[str] | None = None, tail: int = 20,
+    argv: Sequence[str], deadline_s: float, echo: IO[str] | None = None, tail: int = 60,
     cwd: Path | None = None,
 ) -> Ended:
     """Run ``argv`` in its own session; stop the whole group once ``deadline_s`` has passed.
@@ -218,9 +219,19 @@ def what_happened(runner: Runner, ended: Ended, deadline_s: float) -> str:
         head = f"{runner.tool} was killed by signal {-ended.returncode}"
     else:
         head = f"{runner.tool} exited with code {ended.returncode} before the suite finished"
-    clue = next((ln.strip() for ln in reversed(ended.tail)
-                 if ln.strip() and not ln.lstrip().startswith("[<")), "")
+    clue = _clue(ended.tail)
     return f"{head}; last output: {clue!r}" if clue else head
+
+
+# A kernel's stack dump (UML prints one when it panics) says nothing to a reader.
+_DUMP = re.compile(r"\s*(\[<[0-9a-f]+>\]|([0-9a-f]{8,16}\s*)+$|Stack:|Call Trace:|CPU: \d)")
+
+
+def _clue(tail: Sequence[str]) -> str:
+    """The most telling line of the sandbox's last output: a panic, else the last line."""
+    lines = [ln.strip() for ln in tail if ln.strip() and not _DUMP.match(ln)]
+    return next((ln for ln in reversed(lines) if "panic" in ln.lower()),
+                lines[-1] if lines else "")
 
 
 def salvage(runner: Runner, entries: list[dict[str, Any]], what: str) -> dict[str, Any]:

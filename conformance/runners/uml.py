@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import fcntl
+import json
 import os
 import re
 import shlex
@@ -21,7 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conformance.runners.sandbox import Runner
+from conformance.runners.sandbox import JOB, Runner
 
 MEMORY = "768M"
 MODULES = Path("/usr/lib/uml/modules")
@@ -45,8 +46,12 @@ def command(tool: str, guest: list[str], workdir: Path) -> list[str]:
         from conformance.errors import UsageError
 
         raise UsageError(f"the UML init path {init} contains white space; set TMPDIR elsewhere")
-    # Start where the host side starts the guest too (see sandbox.run).
-    script = f"#!/bin/sh\ncd {shlex.quote(str(workdir))} && exec {shlex.join(guest)}\n"
+    # Python must start with the caller's environment (PYTHONPATH is read at start-up),
+    # in the directory the host side starts the guest in too (see sandbox.run).
+    env = json.loads((workdir / JOB).read_text(encoding="utf-8"))["env"]
+    pairs = shlex.join(f"{k}={v}" for k, v in env.items())
+    start = f"cd {shlex.quote(str(workdir))} && exec env -i {pairs} {shlex.join(guest)}"
+    script = f"#!/bin/sh\n{start}\n"
     init.write_text(script, encoding="utf-8")
     init.chmod(0o755)
     return [
