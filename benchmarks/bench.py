@@ -112,22 +112,28 @@ def _descendants(root: int) -> list[int]:
 
 
 def _role(pid: int, root: int) -> str:
-    """A readable name for a process of the run's tree."""
+    """A readable name for a process of the run's tree (read afresh: a forked child
+    shows its parent's command line until it execs)."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+        with open(f"/proc/{pid}/comm") as f:
+            comm = f.read().strip()
     except OSError:
         return "?"
     text = " ".join(argv)
+    name = os.path.basename(argv[0]) if argv else comm
     if pid == root:
-        return "cli (pytest controller; runs the cases itself at -n 0)"
+        return "cli (the pytest controller; at -n 0 it also runs the cases)"
+    if name.startswith(("runsc", "linux.uml")) or comm.startswith("runsc"):
+        return comm if comm.startswith("runsc") else name
     if "exec(eval(sys.stdin.readline()))" in text or "execnet" in text:
         return "xdist worker"
     if "conformance.topology" in text:
         return "topology helper"
     if "conformance.runners.guest" in text:
-        return "sandboxed pytest"
-    return os.path.basename(argv[0]) if argv else "?"
+        return "sandboxed pytest (host side)"
+    return name or comm or "?"
 
 
 def _vmhwm_kb(pid: int) -> int | None:
@@ -164,7 +170,9 @@ class RssSampler:
                 kb = _vmhwm_kb(pid)
                 if kb is None:
                     continue
-                role = self.peaks[pid][0] if pid in self.peaks else _role(pid, self.root)
+                role = _role(pid, self.root)
+                if role == "?" and pid in self.peaks:
+                    role = self.peaks[pid][0]  # it exited between the two reads
                 self.peaks[pid] = (role, kb)
             self._stop.wait(SAMPLE_S)
 
@@ -173,7 +181,7 @@ class RssSampler:
         rows: dict[str, float] = {}
         counts: dict[str, int] = {}
         for pid, (role, kb) in sorted(self.peaks.items(), key=lambda kv: -kv[1][1]):
-            if role.startswith(("cli", "xdist worker", "sandboxed pytest")):
+            if role.startswith(("cli", "xdist worker")):
                 rows[f"{role} pid {pid}"] = round(kb / 1024, 1)
             else:
                 counts[role] = counts.get(role, 0) + 1
