@@ -139,7 +139,9 @@ def test_hung_accepts_time_out_and_the_report_is_complete(session, workers):
     for case_id, limit in (("helper", DEADLINE_S), ("watched", DEADLINE_S),
                            ("unguarded", LAST_GUARD_S)):
         took = results[f"fake.never.{case_id}"]["duration_s"]
-        assert limit <= took < limit + 1.0, f"fake.never.{case_id} took {took}s"
+        # pytest-timeout's clock starts before the call phase that duration_s
+        # measures, so the lower bound gets a little slack.
+        assert limit - 0.1 <= took < limit + 1.0, f"fake.never.{case_id} took {took}s"
     assert result.ret == 1  # a timeout is a failing verdict
     # The whole run: the deadlines plus start-up, never a hang.
     assert elapsed < 2 * DEADLINE_S + LAST_GUARD_S + 15, elapsed
