@@ -50,6 +50,8 @@ def test_host_run_exits_zero_and_writes_one_valid_report(host_reports, load_repo
     assert report["summary"]["error"] == report["summary"]["deviates"] == 0
     assert files[0].with_suffix(".md").exists() and files[0].with_suffix(".html").exists()
     assert "report: " in proc.stdout
+    cwd = files[0].parent.parent
+    assert sorted(p.name for p in cwd.iterdir()) == ["out"], "the run left files in its cwd"
 
 
 def test_host_run_covers_every_catalogued_case(host_reports, load_report):

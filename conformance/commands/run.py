@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from conformance import options, repeat
@@ -135,15 +136,21 @@ def main(args: argparse.Namespace) -> int:
 
         # Through the environment, so xdist workers and sandboxed runs see it too.
         os.environ[PROFILE_ENV] = "explore"
-    if args.platform != "host":
-        import importlib
+    # The suite keeps no example database (search.py), but Hypothesis still
+    # caches constants in its storage directory, by default ./.hypothesis in
+    # whatever directory the user ran from; a private temporary one keeps
+    # that directory clean (and works when it is read-only).
+    with tempfile.TemporaryDirectory(prefix="socket-conformance-hypothesis-") as store:
+        os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = store
+        if args.platform != "host":
+            import importlib
 
-        from conformance.runners import sandbox
+            from conformance.runners import sandbox
 
-        runner = importlib.import_module(f"conformance.runners.{args.platform}").RUNNER
-        code = sandbox.run(runner, pytest_args(args, out), out, args.deadline)
-    else:
-        code = int(pytest.main(pytest_args(args, out)))
+            runner = importlib.import_module(f"conformance.runners.{args.platform}").RUNNER
+            code = sandbox.run(runner, pytest_args(args, out), out, args.deadline)
+        else:
+            code = int(pytest.main(pytest_args(args, out)))
     if code == 5:
         what = f"matched -k {args.keyword!r}" if args.keyword else "was collected"
         print(f"socket-conformance: error: no case instance {what}", file=sys.stderr)
