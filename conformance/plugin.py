@@ -296,6 +296,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
         report.outcome = "skipped"
         lineno = (item.location[1] or 0) + 1
         report.longrepr = (str(item.path), lineno, f"{data['verdict']}: {data['message']}")
+    elif data["verdict"] == "deviates":
+        # The stack, not the code, deviated: the plugin's own frames would only
+        # bury the got/expected line a reader needs.
+        report.longrepr = f"deviates: {data['message']}"
     return report
 
 
