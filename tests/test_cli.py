@@ -3,31 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from conformance.case import load_catalogue
-
-
-def cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    import os
-
-    return subprocess.run(
-        [sys.executable, "-m", "conformance", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=300,
-        env={**os.environ, **(env or {})},
-    )
-
-
-def _one_line_error(proc: subprocess.CompletedProcess) -> str:
-    assert proc.returncode == 2, f"got exit {proc.returncode}, expected 2: {proc.stderr}"
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, f"got {len(lines)} lines on stderr, expected one: {proc.stderr}"
-    assert "Traceback" not in proc.stderr
-    return lines[0]
+from tests.conftest import cli, one_line_error
 
 
 @pytest.fixture(scope="module")
@@ -70,20 +50,20 @@ def test_parallel_run_gives_the_same_results_as_serial(host_reports, load_report
 
 
 def test_unwritable_out_is_one_line_and_exit_2(tmp_path):
-    line = _one_line_error(cli("run", "--out", "/proc/x", cwd=tmp_path))
+    line = one_line_error(cli("run", "--out", "/proc/x", cwd=tmp_path))
     assert "/proc/x" in line
 
 
 def test_unknown_option_is_one_line_and_exit_2(tmp_path):
-    assert "--bogus" in _one_line_error(cli("run", "--bogus", cwd=tmp_path))
+    assert "--bogus" in one_line_error(cli("run", "--bogus", cwd=tmp_path))
 
 
 def test_unknown_platform_is_one_line_and_exit_2(tmp_path):
-    assert "mars" in _one_line_error(cli("run", "--platform", "mars", cwd=tmp_path))
+    assert "mars" in one_line_error(cli("run", "--platform", "mars", cwd=tmp_path))
 
 
 def test_bad_worker_count_is_one_line_and_exit_2(tmp_path):
-    assert "-n" in _one_line_error(cli("run", "-n", "lots", cwd=tmp_path))
+    assert "-n" in one_line_error(cli("run", "-n", "lots", cwd=tmp_path))
 
 
 def test_malformed_expectations_name_file_and_line(tmp_path):
@@ -92,7 +72,7 @@ def test_malformed_expectations_name_file_and_line(tmp_path):
     (exp / "linux.toml").write_text('\n[["accept.blocks"]]\naccept = [{ a = 1 }]\n')
     proc = cli("run", "--out", str(tmp_path / "out"), cwd=tmp_path,
                env={"SOCKET_CONFORMANCE_EXPECTATIONS": str(exp)})
-    line = _one_line_error(proc)
+    line = one_line_error(proc)
     assert "linux.toml:2" in line
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,22 +14,11 @@ from hypothesis import strategies as st
 from conformance.errors import ReportError
 from conformance.report import matrix, matrix_render, model
 from tests import matrix_inputs as mi
+from tests.conftest import cli, one_line_error
 
 
 def compare(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "conformance", "compare", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=120,
-        env={**os.environ, **(env or {})},
-    )
-
-
-def one_line_error(proc: subprocess.CompletedProcess) -> str:
-    assert proc.returncode == 2, f"got exit {proc.returncode}, expected 2: {proc.stderr}"
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, f"got {len(lines)} lines on stderr, expected one: {proc.stderr}"
-    assert "Traceback" not in proc.stderr
-    return lines[0]
+    return cli("compare", *args, cwd=cwd, env=env)
 
 
 @pytest.fixture(scope="module")

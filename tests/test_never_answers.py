@@ -21,8 +21,6 @@ import time
 
 import pytest
 
-from conformance import case as case_mod
-
 DEADLINE_S = 0.3
 LAST_GUARD_S = 2
 
@@ -101,14 +99,6 @@ EXPECT = '''
 accept = [{ errno = "EAGAIN" }]
 source = "fake man page"
 '''
-
-
-@pytest.fixture
-def session(pytester):
-    saved = dict(case_mod.CATALOGUE)
-    yield pytester
-    case_mod.CATALOGUE.clear()
-    case_mod.CATALOGUE.update(saved)
 
 
 @pytest.mark.parametrize("workers", ["0", "2"])

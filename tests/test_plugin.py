@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from conformance import case as case_mod
-
 EXPECT = '''
 [["fake.errno"]]
 accept = [{ errno = "EAGAIN" }]
@@ -70,14 +66,6 @@ DEVIATING_EXPECT = EXPECT + '''
 accept = [{ errno = "EAGAIN" }]
 source = "fake man page"
 '''
-
-
-@pytest.fixture
-def session(pytester, monkeypatch):
-    saved = dict(case_mod.CATALOGUE)
-    yield pytester
-    case_mod.CATALOGUE.clear()
-    case_mod.CATALOGUE.update(saved)
 
 
 def _run(pytester, *extra):

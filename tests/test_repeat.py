@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from conformance import case as case_mod
 from conformance import repeat
 
 # pytester re-imports the module for every session, so the count lives in a file.
@@ -74,14 +73,6 @@ def test_missing_instance_and_flaky_verdict_count_as_differences():
     found = {d.instance: d for d in repeat.differences([[ok, flaky], [flaky]])}
     assert set(found) == {"a.b", "c.d"}
     assert found["a.b"].seen["(no result)"] == [2]
-
-
-@pytest.fixture
-def session(pytester):
-    saved = dict(case_mod.CATALOGUE)
-    yield pytester
-    case_mod.CATALOGUE.clear()
-    case_mod.CATALOGUE.update(saved)
 
 
 def test_repeated_sessions_report_the_toggling_instance_only(session):

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from conformance import case as case_mod
 from conformance.report.model import validate
 
 EXPECT = '''
@@ -98,13 +97,9 @@ def test_good(kit):
 
 
 @pytest.fixture
-def session(pytester, monkeypatch):
-    saved = dict(case_mod.CATALOGUE)
-    state = pytester.mkdir("state")
-    monkeypatch.setenv("FAKE_STATE", str(state))
-    yield pytester
-    case_mod.CATALOGUE.clear()
-    case_mod.CATALOGUE.update(saved)
+def session(session, monkeypatch):
+    monkeypatch.setenv("FAKE_STATE", str(session.mkdir("state")))
+    return session
 
 
 def _run(pytester, *extra, subprocess=False):

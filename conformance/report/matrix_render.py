@@ -13,6 +13,7 @@ from functools import cache
 import jinja2
 
 from conformance.report.matrix import Cell, Column, Matrix
+from conformance.report.render import template_env
 
 LEGEND = {
     "conforms": "matches the platform's documentation",
@@ -87,13 +88,7 @@ def markdown(m: Matrix) -> str:
 
 @cache
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("conformance.report", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    env.filters["kinds_text"] = kinds_text
-    return env
+    return template_env(kinds_text=kinds_text)
 
 
 def html(m: Matrix) -> str:

@@ -66,15 +66,21 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-@cache
-def _env() -> jinja2.Environment:
+def template_env(**filters: Any) -> jinja2.Environment:
+    """The report templates, with autoescape on: every value from a report is escaped."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("conformance.report", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
     env.filters.update(short=short, params_text=params_text, expected_text=expected_text)
+    env.filters.update(filters)
     return env
+
+
+@cache
+def _env() -> jinja2.Environment:
+    return template_env()
 
 
 def html(report: dict[str, Any]) -> str:
