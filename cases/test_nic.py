@@ -35,7 +35,7 @@ A, B = ADDRESSES["host.a"], ADDRESSES["host.b"]
 @pytest.fixture(scope="session")
 def hosts() -> Iterator[Topology]:
     """The multi-homed host and its peer, built once per worker and always torn down."""
-    topo = open_or_skip(peer=True)
+    topo = open_or_skip(peer=True, shared=True)
     try:
         yield topo
     finally:
@@ -113,7 +113,7 @@ def _reach(kit: Kit, hosts: Topology, bind_host: str) -> dict[str, Any]:
     for card, addr in (("a", A), ("b", B)):
         seen[f"tcp_to_{card}"] = _tcp_fate(kit, hosts, listener, (addr, tport))
     kit.note(udp_port=uport, tcp_port=tport, topology_build_s=hosts.build_s,
-             user_namespace=hosts.userns)
+             user_namespace=hosts.userns, icmp_ratelimit=hosts.icmp_ratelimit)
     return seen
 
 

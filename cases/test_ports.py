@@ -4,7 +4,8 @@
 range cases narrow it inside a fresh private namespace (its own loopback, see
 conformance/topology.py) and never touch the host's. Each of those cases gets
 its own namespace: ports a case used (a TIME_WAIT, a full range) cannot leak
-into the next. ``ports.connect_reserved`` needs no namespace and runs on the
+into the next. The worker's one namespace helper makes it on request, so a
+fresh namespace costs about a millisecond, not a process. ``ports.connect_reserved`` needs no namespace and runs on the
 host's loopback everywhere.
 """
 
@@ -26,7 +27,7 @@ RANGE_KEY = "net.ipv4.ip_local_port_range"
 @pytest.fixture
 def netns() -> Iterator[Topology]:
     """A fresh private namespace with only loopback, torn down after the case."""
-    topo = open_or_skip(peer=False)
+    topo = open_or_skip(peer=False, shared=True)
     try:
         yield topo
     finally:

@@ -51,15 +51,15 @@ def _gone(pid: int) -> bool:
         os.close(fd)
 
 
-def _held_here(inodes: set[int]) -> list[str]:
-    """Namespace references (thread namespaces, descriptors) this process still has."""
+def _held_here(inodes: set[int], pid: int | str = "self") -> list[str]:
+    """Namespace references (thread namespaces, descriptors) this process (or ``pid``) has."""
     held = []
-    for tid in os.listdir("/proc/self/task"):
-        if os.stat(f"/proc/self/task/{tid}/ns/net").st_ino in inodes:
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        if os.stat(f"/proc/{pid}/task/{tid}/ns/net").st_ino in inodes:
             held.append(f"thread {tid}")
-    for fd in os.listdir("/proc/self/fd"):
+    for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
         except OSError:
             continue
         if any(target == f"net:[{i}]" for i in inodes):
@@ -75,9 +75,9 @@ def host_view() -> Iterator[tuple[str, str]]:
     assert _host_view() == before, "a namespace name or a link outlived the topology"
 
 
-def _build(peer: bool = True) -> Topology:
+def _build(peer: bool = True, shared: bool = False) -> Topology:
     try:
-        return Topology(peer=peer)
+        return Topology(peer=peer, shared=shared)
     except TopologyUnavailable as exc:
         pytest.skip(f"no namespaces here: {exc}")
 
@@ -102,6 +102,47 @@ def test_raising_midway_tears_everything_down(host_view):
     assert not topo.alive
     assert _gone(pid), f"namespace helper {pid} outlived the topology"
     assert not _held_here(inodes)
+
+
+def test_a_shared_helper_ends_each_topology_on_close(host_view):
+    """Topologies in the worker's one helper get their own namespaces, gone on close."""
+    owner = _Owner()
+    key = "net.ipv4.ip_local_port_range"
+    with _build(peer=False, shared=True) as a, _build(peer=False, shared=True) as b, \
+            _build(shared=True) as c:
+        pid = a.helper_pid
+        assert b.helper_pid == c.helper_pid == pid
+        inodes = {a.netns[HOST], b.netns[HOST], *c.netns.values()}
+        assert len(inodes) == 4, "every topology has namespaces of its own"
+        assert a.sysctl(HOST, key, "40000 40009") == "40000 40009"
+        assert b.sysctl(HOST, key) != "40000 40009"
+        try:
+            s = a.socket(owner, HOST, "inet", "stream")
+            s.bind(("127.0.0.1", 0))  # lo is up in a loopback-only namespace
+            assert 40000 <= s.getsockname()[1] <= 40009
+            s = c.socket(owner, PEER, "inet", "dgram")
+            s.bind((topology.ADDRESSES["peer.a"], 0))
+        finally:
+            owner.tracker.close_all()
+        assert _held_here(inodes, pid), "the helper holds the live topologies' namespaces"
+        b.close()
+        assert not _held_here({b.netns[HOST]}, pid)
+        assert _held_here({a.netns[HOST]}, pid)
+    assert not _held_here(inodes, pid), "a closed topology's namespace outlived it"
+    assert not _gone_now(pid), "the shared helper serves the next topology"
+    with _build(peer=False, shared=True) as d:
+        assert d.helper_pid == pid
+
+
+def test_a_dead_shared_helper_is_replaced():
+    with _build(peer=False, shared=True) as a:
+        pid = a.helper_pid
+        os.kill(pid, signal.SIGKILL)
+        assert _gone(pid)
+        with pytest.raises(TopologyUnavailable):
+            a.sysctl(HOST, "net.ipv4.ip_local_port_range")
+    with _build(peer=False, shared=True) as b:
+        assert b.helper_pid != pid and b.alive
 
 
 def test_sockets_live_in_the_topology_not_the_host():
@@ -174,10 +215,12 @@ def test_missing_iproute2_is_told_why(monkeypatch):
         Topology()
 
 
-def test_process_killed_outright_leaves_nothing(host_view):
+@pytest.mark.parametrize("shared", [False, True])
+def test_process_killed_outright_leaves_nothing(host_view, shared):
     """SIGKILL runs no finaliser: the helper still ends, on end-of-file of its stdin."""
     code = ("import json, sys; from conformance.topology import Topology\n"
-            "t = Topology(); print(json.dumps([t.helper_pid, list(t.netns.values())]), "
+            f"t = Topology(shared={shared}); Topology(peer=False, shared={shared})\n"
+            "print(json.dumps([t.helper_pid, list(t.netns.values())]), "
             "flush=True); sys.stdin.read()")
     proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
