@@ -20,6 +20,7 @@ import socket
 import struct
 import sys
 import time
+from collections.abc import Callable
 
 HOST, PEER = "host", "peer"
 
@@ -214,37 +215,161 @@ def _build(peer: bool, ip: str | None, libc: _Libc, fds: dict[str, int]) -> dict
     return {"icmp_ratelimit": icmp}
 
 
+def _in_namespace(msg: dict) -> tuple[dict, int | None]:
+    """Serve ``socket`` or ``sysctl`` in the current namespace: the reply and a descriptor."""
+    if msg["op"] == "socket":
+        return {"ok": True}, socket.socket(msg["family"], msg["type"]).detach()
+    if msg["op"] == "sysctl":
+        return {"ok": True, "value": _sysctl(msg["name"], msg["value"])}, None
+    raise Unavailable(f"unknown op {msg['op']!r}")
+
+
+def _sysctl(name: str, value: str | None = None) -> str:
+    """Write (if ``value``) and read a sysctl of the current namespace."""
+    path = "/proc/sys/" + name.replace(".", "/")
+    if value is not None:
+        with open(path, "w") as f:
+            f.write(value)
+    with open(path) as f:
+        return " ".join(f.read().split())
+
+
+def _reply(conn: socket.socket, msg: dict,
+           do: Callable[[dict], tuple[dict, int | None]]) -> None:
+    """Answer ``msg`` on ``conn`` with what ``do(msg)`` returns, or with its failure."""
+    fd = None
+    try:
+        reply, fd = do(msg)
+    except (Unavailable, OSError) as exc:
+        reply = {"ok": False, "error": str(exc)}
+        if isinstance(exc, OSError) and msg["op"] != "build":
+            reply["errno"] = errno_name(exc.errno or 0)
+    try:
+        socket.send_fds(conn, [marshal.dumps(reply)], [fd] if fd is not None else [])
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+class _Child:
+    """A loopback-only namespace owned by a forked child of the helper.
+
+    For stacks without setns() (gVisor: EOPNOTSUPP), where the helper cannot
+    enter a namespace it made: the child unshare()s it, and serves requests
+    for it over a socket pair. The child ends when its end of the pair reads
+    end-of-file: on release, or when the helper dies in any way.
+    """
+
+    def __init__(self, libc: _Libc, keep_out: list[int]):
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                ours.close()
+                for fd in keep_out:  # the helper's stdin and listener are not ours
+                    os.close(fd)
+                code = self._child(libc, theirs)
+            finally:
+                os._exit(code)
+        theirs.close()
+        self.pid, self.conn = pid, ours
+        try:
+            ready = marshal.loads(ours.recv(65536) or marshal.dumps(
+                {"ok": False, "error": "the namespace's process ended"}))
+            if not ready["ok"]:
+                raise Unavailable(ready["error"])
+        except BaseException:
+            self.close()
+            raise
+        self.inode: int = ready["inode"]
+
+    @staticmethod
+    def _child(libc: _Libc, conn: socket.socket) -> int:
+        try:
+            fd = _new_netns(libc, "host")
+            os.close(fd)
+            _lo_up()
+            inode = os.stat("/proc/self/ns/net").st_ino
+        except (Unavailable, OSError) as exc:
+            conn.send(marshal.dumps({"ok": False, "error": str(exc)}))
+            return 1
+        conn.send(marshal.dumps({"ok": True, "inode": inode}))
+        while data := conn.recv(65536):
+            _reply(conn, marshal.loads(data), _in_namespace)
+        return 0
+
+    def ask(self, msg: dict) -> tuple[dict, int | None]:
+        self.conn.send(marshal.dumps(msg))
+        data, fds, _, _ = socket.recv_fds(self.conn, 65536, 1)
+        if not data:
+            raise Unavailable("the namespace's process ended")
+        return marshal.loads(data), (fds[0] if fds else None)
+
+    def close(self) -> None:
+        self.conn.close()  # end-of-file: the child exits
+        os.waitpid(self.pid, 0)
+
+
 class _Server:
     """The helper's state: its base namespace and the namespaces of live topologies."""
 
-    def __init__(self, libc: _Libc):
+    def __init__(self, libc: _Libc, keep_out: list[int]):
         self.libc = libc
+        self.keep_out = keep_out
         self.base = os.open("/proc/self/ns/net", os.O_RDONLY)
-        self.topologies: dict[int, dict[str, int]] = {}
+        try:
+            libc.setns(self.base)
+            self.setns = True
+        except OSError:
+            self.setns = False
+        self.topologies: dict[int, dict[str, int] | _Child] = {}
         self.next_id = 1
 
     def handle(self, conn: socket.socket) -> None:
         data = conn.recv(65536)
         if not data:
             return  # the client gave up before asking
-        msg = marshal.loads(data)
-        fd = None
+        _reply(conn, marshal.loads(data), self._do)
+
+    def _do(self, msg: dict) -> tuple[dict, int | None]:
+        if msg["op"] == "sysctl" and msg["value"] is not None:
+            return self._private_write(msg)
+        return self._dispatch(msg)
+
+    def _dispatch(self, msg: dict) -> tuple[dict, int | None]:
+        if not self.setns:
+            return self._do_forked(msg)
         try:
-            reply, fd = self._do(msg)
-        except (Unavailable, OSError) as exc:
-            reply = {"ok": False, "error": str(exc)}
-            if isinstance(exc, OSError) and msg["op"] != "build":
-                reply["errno"] = errno_name(exc.errno or 0)
+            return self._do_setns(msg)
         finally:
             # Never stay in a topology's namespace: release must be able to end it.
             self.libc.setns(self.base)
-        try:
-            socket.send_fds(conn, [marshal.dumps(reply)], [fd] if fd is not None else [])
-        finally:
-            if fd is not None:
-                os.close(fd)
 
-    def _do(self, msg: dict) -> tuple[dict, int | None]:
+    def _private_write(self, msg: dict) -> tuple[dict, int | None]:
+        """Write a sysctl in a topology's namespace only if that leaves the base's alone.
+
+        A stack whose sysctl is one value for every namespace (gVisor's
+        ip_local_port_range) would otherwise change it for everything else
+        running there: the write is undone and refused.
+        """
+        name = msg["name"]
+        before = _sysctl(name)  # the helper is in its base namespace between requests
+        reply = self._dispatch(msg)
+        after = _sysctl(name)
+        if after != before:
+            _sysctl(name, before)
+            raise Unavailable(f"{name} is not private to a network namespace here: writing "
+                              f"{msg['value']!r} inside one changed it outside too "
+                              f"({before!r} -> {after!r}; restored)")
+        return reply
+
+    def _new_id(self, topology: dict[str, int] | _Child) -> int:
+        tid, self.next_id = self.next_id, self.next_id + 1
+        self.topologies[tid] = topology
+        return tid
+
+    def _do_setns(self, msg: dict) -> tuple[dict, int | None]:
         op = msg["op"]
         if op == "build":
             fds: dict[str, int] = {}
@@ -254,29 +379,39 @@ class _Server:
                 for fd in fds.values():
                     os.close(fd)
                 raise
-            tid, self.next_id = self.next_id, self.next_id + 1
-            self.topologies[tid] = fds
             inodes = {ns: os.fstat(fd).st_ino for ns, fd in fds.items()}
-            return {"ok": True, "id": tid, "netns": inodes, **extra}, None
+            return {"ok": True, "id": self._new_id(fds), "netns": inodes, **extra}, None
         if op == "release":
-            for fd in self.topologies.pop(msg["id"], {}).values():
+            fds = self.topologies.pop(msg["id"], {})
+            assert isinstance(fds, dict)
+            for fd in fds.values():
                 os.close(fd)
             return {"ok": True}, None
         try:
-            self.libc.setns(self.topologies[msg["id"]][msg["ns"]])
+            fds = self.topologies[msg["id"]]
+            assert isinstance(fds, dict)
+            self.libc.setns(fds[msg["ns"]])
         except KeyError:
             raise Unavailable(f"no namespace {msg['ns']!r} in topology {msg['id']}") from None
-        if op == "socket":
-            return {"ok": True}, socket.socket(msg["family"], msg["type"]).detach()
-        if op == "sysctl":
-            path = "/proc/sys/" + msg["name"].replace(".", "/")
-            if msg["value"] is not None:
-                with open(path, "w") as f:
-                    f.write(msg["value"])
-            with open(path) as f:
-                value = " ".join(f.read().split())
-            return {"ok": True, "value": value}, None
-        raise Unavailable(f"unknown op {op!r}")
+        return _in_namespace(msg)
+
+    def _do_forked(self, msg: dict) -> tuple[dict, int | None]:
+        op = msg["op"]
+        if op == "build":
+            if msg["peer"]:
+                raise Unavailable("setns() is not supported here (EOPNOTSUPP), and a two-host "
+                                  "topology needs it to wire both namespaces")
+            child = _Child(self.libc, self.keep_out)
+            return {"ok": True, "id": self._new_id(child), "netns": {HOST: child.inode}}, None
+        if op == "release":
+            child = self.topologies.pop(msg["id"], None)
+            if isinstance(child, _Child):
+                child.close()
+            return {"ok": True}, None
+        child = self.topologies.get(msg["id"])
+        if not isinstance(child, _Child) or msg["ns"] != HOST:
+            raise Unavailable(f"no namespace {msg['ns']!r} in topology {msg['id']}")
+        return child.ask(msg)
 
 
 def serve(path: str) -> None:
@@ -287,8 +422,8 @@ def serve(path: str) -> None:
     except (Unavailable, OSError) as exc:
         os.write(1, marshal.dumps({"ok": False, "reason": str(exc)}))
         return
-    server = _Server(libc)
     with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as listener:
+        server = _Server(libc, [0, listener.fileno()])
         listener.bind(path)
         listener.listen(8)
         os.write(1, marshal.dumps({"ok": True, "userns": userns}))

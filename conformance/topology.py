@@ -9,8 +9,8 @@ package import, only a few standard modules, so it starts in tens of
 milliseconds, not a hundred), hence single-threaded whatever the test process
 is. At start it enters a private network namespace of its own, its *base*;
 without the privilege for that it first unshare()s a user namespace in which
-it is root (only a single-threaded process may do that, hence a fresh process). Then it serves requests on an AF_UNIX socket in
-a private directory:
+it is root (only a single-threaded process may do that, hence a fresh process).
+Then it serves requests on an AF_UNIX socket in a private directory:
 
 - ``build`` makes a :class:`Topology`'s namespaces, each with one unshare():
   a loopback-only one (lo brought up with an ioctl, no ip(8)), or the
@@ -23,6 +23,14 @@ a private directory:
   the descriptor back with SCM_RIGHTS; ``sysctl`` reads or writes a
   per-namespace sysctl through /proc/sys from inside it;
 - ``release`` closes the helper's descriptors of a topology's namespaces.
+
+A sysctl write is refused (and undone) when it changed the helper's own base
+namespace too: a stack where that value is not per namespace (gVisor's
+ip_local_port_range) would otherwise change it for everything else running
+there. Where setns() is not supported (gVisor: EOPNOTSUPP), a loopback-only
+namespace is owned instead by a forked child of the helper that unshare()d it
+and serves its requests over a socket pair (ending on end-of-file, like the
+helper); a two-host topology, which needs setns() to be wired, is unavailable.
 
 After every request the helper returns to its base namespace, so the only
 references to a topology's namespaces are the descriptors ``release`` closes
