@@ -84,16 +84,14 @@ def _no_harness_constants() -> None:
     the search at nothing and make the ci profile's examples depend on how the
     suite was installed. The mining cost 0.45 s per pytest process on the host
     and 1.9 s under gVisor. Only a private hook turns it off; with a Hypothesis
-    that lacks it, nothing changes.
+    that lacks it, nothing changes. It is switched off when a property first
+    runs, so merely importing this module changes nothing for other tests.
     """
     from hypothesis.internal.conjecture import providers
 
     empty = getattr(providers, "_local_constants", None)
     if empty is not None and callable(getattr(providers, "_get_local_constants", None)):
         providers._get_local_constants = lambda: empty
-
-
-_no_harness_constants()
 
 
 def check(test: Callable[[], None]) -> dict[str, Any]:
@@ -103,6 +101,7 @@ def check(test: Callable[[], None]) -> dict[str, Any]:
     ``@reproduce_failure`` blob through its reporter; both are kept, so a
     deviation can be replayed from the report alone.
     """
+    _no_harness_constants()  # here, not at import: only processes running a property pay
     lines: list[str] = []
     chosen = None
     if not profile().derandomize:
