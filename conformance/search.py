@@ -101,7 +101,7 @@ def check(test: Callable[[], None]) -> dict[str, Any]:
     ``@reproduce_failure`` blob through its reporter; both are kept, so a
     deviation can be replayed from the report alone.
     """
-    _no_harness_constants()  # here, not at import: only processes running a property pay
+    _no_harness_constants()  # here, not at import: only processes that run a property
     lines: list[str] = []
     chosen = None
     if not profile().derandomize:
