@@ -24,16 +24,21 @@ def now() -> str:
 
 @cache
 def revision() -> str:
-    """The git revision of the suite when run from a checkout, else 'release'."""
-    here = Path(__file__).resolve().parent
+    """The git revision of the suite when it runs from its own checkout, else 'release'.
+
+    An installed copy can sit inside some other repository (a venv in a
+    project's tree): only a checkout whose top level holds this package counts.
+    """
+    package = Path(__file__).resolve().parents[1]
     try:
         out = subprocess.run(
-            ["git", "-C", str(here), "rev-parse", "--short", "HEAD"],
+            ["git", "-C", str(package), "rev-parse", "--show-toplevel", "--short", "HEAD"],
             capture_output=True, text=True, timeout=5, check=True,
         )
     except (OSError, subprocess.SubprocessError):
         return "release"
-    return out.stdout.strip() or "release"
+    top, _, rev = out.stdout.strip().partition("\n")
+    return rev if top and Path(top).resolve() == package.parent else "release"
 
 
 def _key(r: dict[str, Any]) -> tuple[str, str]:
