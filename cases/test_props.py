@@ -81,7 +81,7 @@ def test_stream_integrity(family: str, kit: Kit) -> dict[str, Any]:
     @example([(0, 0), (MIB // 16, 1)] + [(MIB // 16, 2)] * 15)
     def stream(segs: list[tuple[int, int]]) -> None:
         client = kit.socket(family, "stream")
-        client.connect(listener.getsockname())
+        kit.connect_within(client, listener.getsockname())
         server, _ = kit.accept_within(listener)
         try:
             chunks = [payload(n, s) for n, s in segs]

@@ -83,11 +83,13 @@ def lifecycle_machine(kit: Kit, oracle: Oracle) -> type[RuleBasedStateMachine]:
             real, addr = self.real[s.n], ("127.0.0.1", self.real[t.n].getsockname()[1])
 
             def call() -> None:
-                # Towards a listener with room, or a bound port with no listener,
-                # loopback answers at once, so a blocking connect cannot hang.
+                # A blocking connect, so the outcome is the handshake's and not
+                # EINPROGRESS; towards a listener with room, or a bound port with
+                # no listener, loopback answers at once, and the deadline covers
+                # a stack that does not.
                 real.set_nonblocking(False)
                 try:
-                    real.connect(addr)
+                    kit.connect_within(real, addr)
                 finally:
                     real.set_nonblocking(True)
 

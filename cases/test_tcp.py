@@ -45,7 +45,7 @@ def _connected_pair(kit: Kit, family: str) -> tuple[Socket, Socket, Socket]:
     """(listener, client, accepted peer) of one loopback connection."""
     listener = kit.listener(family)
     client = kit.socket(family, "stream")
-    client.connect(listener.getsockname())
+    kit.connect_within(client, listener.getsockname())
     peer, _ = kit.accept_within(listener)
     return listener, client, peer
 
