@@ -118,7 +118,10 @@ def guest_pytest_argv(argv: list[str]) -> list[str]:
     if workers == "0":
         argv = [*argv[:i], *argv[i + 2 :]]
         blocked += ("xdist", "xdist.looponfail")
-    return [*argv, *(a for name in blocked for a in ("-p", f"no:{name}"))]
+    # No output capturing: the cases print nothing, and capturing costs a
+    # handful of dup2/seek/truncate calls per test phase, which a sandbox whose
+    # system calls are slow (UML) pays a thousand times over.
+    return [*argv, "--capture=no", *(a for name in blocked for a in ("-p", f"no:{name}"))]
 
 
 def run(workdir: Path, job: dict[str, Any]) -> int:
