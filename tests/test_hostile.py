@@ -139,19 +139,24 @@ def test_unprivileged_user_gets_clean_verdicts():
     _assert_clean(proc, report)
 
 
-def test_read_only_working_directory_with_out_elsewhere(tmp_path):
+def _read_only_cwd(tmp_path: Path) -> tuple[Path, list[str]]:
+    """A directory the run cannot write to, and the command prefix that makes it so."""
     cwd = tmp_path / "ro"
     cwd.mkdir()
-    if os.geteuid() == 0:
-        # Root ignores modes, so the directory is made read-only by a mount.
-        prefix = ["unshare", "--mount", "sh", "-c",
-                  'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && cd "$0" '
-                  '&& ! touch probe 2>/dev/null && exec "$@"', str(cwd)]
-        if not _permitted(prefix):
-            pytest.skip("unshare --mount is not permitted here")
-    else:
+    if os.geteuid() != 0:
         cwd.chmod(0o555)
-        prefix = []
+        return cwd, []
+    # Root ignores modes, so the directory is made read-only by a mount.
+    prefix = ["unshare", "--mount", "sh", "-c",
+              'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && cd "$0" '
+              '&& ! touch probe 2>/dev/null && exec "$@"', str(cwd)]
+    if not _permitted(prefix):
+        pytest.skip("unshare --mount is not permitted here")
+    return cwd, prefix
+
+
+def test_read_only_working_directory_with_out_elsewhere(tmp_path):
+    cwd, prefix = _read_only_cwd(tmp_path)
     proc, report = _run(tmp_path / "out", f"unix or test_bind or {HYPOTHESIS_CASES}",
                         cwd=cwd, prefix=prefix, workers="2")
     results = _assert_clean(proc, report)
@@ -160,17 +165,7 @@ def test_read_only_working_directory_with_out_elsewhere(tmp_path):
 
 
 def test_read_only_working_directory_without_out_is_one_line_and_exit_2(tmp_path):
-    cwd = tmp_path / "ro"
-    cwd.mkdir()
-    if os.geteuid() == 0:
-        prefix = ["unshare", "--mount", "sh", "-c",
-                  'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && cd "$0" '
-                  '&& exec "$@"', str(cwd)]
-        if not _permitted(prefix):
-            pytest.skip("unshare --mount is not permitted here")
-    else:
-        cwd.chmod(0o555)
-        prefix = []
+    cwd, prefix = _read_only_cwd(tmp_path)
     proc = subprocess.run([*prefix, sys.executable, "-m", "conformance", "run", "-q"],
                           cwd=cwd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
