@@ -7,6 +7,7 @@ or User-Mode Linux; the last tests run the real tools when installed.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -37,10 +38,11 @@ def fake_runner(command: list[str] | None = None, stack: str = "fake") -> sandbo
                           kernel_hint=lambda: "9.9")
 
 
-def suite_argv(out: Path, stack: str = "fake", keyword: str = TWO) -> list[str]:
+def suite_argv(stack: str = "fake", keyword: str = TWO) -> list[str]:
+    """The guest's pytest command line, as `run --platform` builds it."""
     # The real parser, so every option of `run` has its default.
     args = cli.build_parser().parse_args(["run", "-q", "--platform", stack, "-k", keyword])
-    return run_command.pytest_args(args, out)
+    return run_command.pytest_args(args, None)
 
 
 @pytest.mark.parametrize(("platform", "package"), [("gvisor", "runsc"),
@@ -70,7 +72,8 @@ def test_deadline_stops_the_whole_process_group(tmp_path):
         print("started", flush=True)
         time.sleep(60)
     """)
-    ended = sandbox.run_with_deadline([sys.executable, "-c", script], deadline_s=2.0)
+    (ended,) = sandbox.run_with_deadline([sandbox.Launch([sys.executable, "-c", script])],
+                                         deadline_s=2.0)
     assert ended.timed_out and ended.returncode is None
     assert ended.elapsed_s < 2.0 + sandbox.GRACE_S
     assert "started" in ended.tail
@@ -87,20 +90,44 @@ def test_deadline_stops_the_whole_process_group(tmp_path):
 
 
 def test_deadline_passes_exit_code_and_output_through(tmp_path):
-    ended = sandbox.run_with_deadline(
-        [sys.executable, "-c", "print('one'); print('two'); raise SystemExit(3)"], 30.0,
+    (ended,) = sandbox.run_with_deadline(
+        [sandbox.Launch([sys.executable, "-c", "print('one'); print('two'); raise SystemExit(3)"])],
+        30.0,
     )
     assert (ended.returncode, ended.timed_out, ended.tail) == (3, False, ("one", "two"))
 
 
-def test_completed_guest_writes_its_own_platform_report(tmp_path, monkeypatch, load_report):
+def test_launches_run_side_by_side_each_pinned_and_labelled():
+    script = "import os; print(sorted(os.sched_getaffinity(0)))"
+    cpu = min(os.sched_getaffinity(0))
+    echo = io.StringIO()
+    ended = sandbox.run_with_deadline(
+        [sandbox.Launch([sys.executable, "-c", script], cpu=cpu, label=f"[{i}] ")
+         for i in (1, 2)], 30.0, echo,
+    )
+    assert [e.tail for e in ended] == [(f"[{cpu}]",), (f"[{cpu}]",)]
+    assert sorted(echo.getvalue().splitlines()) == [f"[1] [{cpu}]", f"[2] [{cpu}]"]
+    # Pinning is for the children only: this process keeps every CPU it had.
+    assert len(os.sched_getaffinity(0)) >= 1 and cpu in os.sched_getaffinity(0)
+
+
+@pytest.mark.parametrize(("workers", "mine", "cpus"), [
+    ("auto", {0, 1, 2}, [0, 1, 2]), ("auto", {5}, [5]), ("0", {0, 1}, [0]),
+    ("1", {0, 1}, [0]), ("3", {2, 7}, [2, 7, 2]),
+])
+def test_one_sandbox_per_worker_each_on_a_cpu_of_this_process(workers, mine, cpus, monkeypatch):
+    monkeypatch.setattr(sandbox.os, "sched_getaffinity", lambda pid: mine)
+    assert sandbox.cpus_for(workers) == cpus
+
+
+def test_completed_guest_run_yields_the_platform_report(tmp_path, monkeypatch, load_report):
     # Run from a directory holding a decoy conformance/ (as a checkout does next to an
     # installed wheel): the guest must still import the installed package.
     (tmp_path / "conformance").mkdir()
     (tmp_path / "conformance" / "__init__.py").write_text("raise ImportError('decoy')\n")
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "reports"
-    code = sandbox.run(fake_runner(), suite_argv(out), out, deadline_s=120, echo=None)
+    code = sandbox.run(fake_runner(), suite_argv(), out, deadline_s=120, echo=None)
     assert code == 0
     (path,) = out.glob("*.json")
     report = load_report(path)
@@ -121,7 +148,7 @@ def test_crash_mid_run_salvages_what_completed(tmp_path, monkeypatch, load_repor
     """))
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     out = tmp_path / "reports"
-    argv = [*suite_argv(out), "-p", "crash_second"]
+    argv = [*suite_argv(), "-p", "crash_second"]
     code = sandbox.run(fake_runner(), argv, out, deadline_s=120, echo=None)
     assert code == 1
     report = load_report(next(out.glob("*.json")))
@@ -138,13 +165,74 @@ def test_crash_mid_run_salvages_what_completed(tmp_path, monkeypatch, load_repor
 def test_sandbox_that_never_starts_still_yields_a_report(tmp_path, load_report):
     runner = fake_runner([sys.executable, "-c", "print('no sandbox for you'); raise SystemExit(3)"])
     out = tmp_path / "reports"
-    code = sandbox.run(runner, suite_argv(out), out, deadline_s=30, echo=None)
+    code = sandbox.run(runner, suite_argv(), out, deadline_s=30, echo=None)
     assert code == 1
     report = load_report(out / f"linux-9.9-{os.uname().machine.lower()}-fake.json")
     (only,) = report["results"]
     assert (only["id"], only["verdict"]) == (sandbox.RUN_ID, "error")
     assert "exited with code 3 before the suite finished" in only["message"]
     assert "no sandbox for you" in only["message"]
+
+
+def test_shards_share_the_instances_and_one_report_holds_them_all(tmp_path, load_report):
+    out = tmp_path / "reports"
+    echo = io.StringIO()
+    code = sandbox.run(fake_runner(), suite_argv(), out, deadline_s=120, workers="2",
+                       echo=echo)
+    assert code == 0
+    report = load_report(next(out.glob("*.json")))
+    assert sorted(r["params"]["backend"] for r in report["results"]) == ["libc", "python"]
+    assert {r["verdict"] for r in report["results"]} == {"conforms"}
+    # Each sandbox ran one of the two instances, and said so under its own label.
+    lines = echo.getvalue().splitlines()
+    for name in ("1/2", "2/2"):
+        assert f"[fake {name}] 1 passed" in " ".join(ln for ln in lines if "passed" in ln)
+
+
+def test_a_shard_left_without_instances_is_not_an_error(tmp_path, load_report):
+    out = tmp_path / "reports"
+    code = sandbox.run(fake_runner(), suite_argv(), out, deadline_s=120, workers="3",
+                       echo=None)
+    assert code == 0
+    report = load_report(next(out.glob("*.json")))
+    assert [r["verdict"] for r in report["results"]] == ["conforms", "conforms"]
+
+
+def test_no_instance_matched_writes_no_report_and_says_so_by_exit_5(tmp_path):
+    out = tmp_path / "reports"
+    argv = suite_argv(keyword="no_case_is_called_this")
+    assert sandbox.run(fake_runner(), argv, out, deadline_s=120, workers="2", echo=None) == 5
+    assert not out.exists() or not list(out.iterdir())
+
+
+def test_a_crashed_shard_keeps_the_other_shards_results(tmp_path, monkeypatch, load_report):
+    # Kills whichever sandbox runs the libc instance, as that instance starts.
+    (tmp_path / "crash_libc.py").write_text(textwrap.dedent("""
+        import os, signal
+        def pytest_runtest_call(item):
+            if "libc" in item.nodeid:
+                os.kill(os.getpid(), signal.SIGKILL)
+    """))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    out = tmp_path / "reports"
+    argv = [*suite_argv(), "-p", "crash_libc"]
+    assert sandbox.run(fake_runner(), argv, out, deadline_s=120, workers="2", echo=None) == 1
+    report = load_report(next(out.glob("*.json")))
+    by_backend = {r["params"]["backend"]: r for r in report["results"]}
+    assert by_backend["python"]["verdict"] == "conforms"
+    assert by_backend["libc"]["verdict"] == "error"
+    assert "interrupted while this case ran" in by_backend["libc"]["message"]
+    assert "killed by signal 9" in by_backend["libc"]["message"]
+
+
+def test_every_sandbox_that_never_starts_has_its_own_run_error(tmp_path, load_report):
+    runner = fake_runner([sys.executable, "-c", "raise SystemExit(3)"])
+    out = tmp_path / "reports"
+    assert sandbox.run(runner, suite_argv(), out, deadline_s=30, workers="2", echo=None) == 1
+    report = load_report(next(out.glob("*.json")))
+    assert [(r["id"], r["params"], r["verdict"]) for r in report["results"]] == [
+        (sandbox.RUN_ID, {"shard": "1/2"}, "error"), (sandbox.RUN_ID, {"shard": "2/2"}, "error"),
+    ]
 
 
 def test_deadline_message_and_partial_journal(tmp_path, load_report):
@@ -156,9 +244,10 @@ def test_deadline_message_and_partial_journal(tmp_path, load_report):
     lines = [{"platform": platform}, {"collected": ["a.py::t[1]", "a.py::t[2]", "a.py::t[3]"]},
              {"start": "a.py::t[1]"}]
     journal.write_text("".join(json.dumps(e) + "\n" for e in lines) + '{"nodeid": "a.py::t')
-    ended = sandbox.Ended(None, True, 7.0, ("collected 3 items",))
+    shard = sandbox.Shard(0, 1, tmp_path, sandbox.read_journal(journal),
+                          sandbox.Ended(None, True, 7.0, ("collected 3 items",)))
     out = tmp_path / "reports"
-    assert sandbox.finish(fake_runner(), journal, out, ended, 7.0, None) == 1
+    assert sandbox.finish(fake_runner(), [shard], out, 7.0, "", None) == 1
     report = load_report(out / "linux-1.0-x86_64-fake.json")
     (only,) = report["results"]
     assert only["verdict"] == "error" and only["nodeid"] == "a.py::t[1]"
@@ -192,12 +281,13 @@ def test_uml_command_boots_hostfs_into_the_guest(tmp_path):
 
 @pytest.mark.parametrize("runner", [gvisor.RUNNER, uml.RUNNER], ids=lambda r: r.stack)
 def test_real_sandbox_writes_its_platform_report(runner, tmp_path, load_report):
-    """The real tool, on two instances: the report is the sandbox's own, marked with its stack."""
+    """The real tool, two sandboxes with one instance each: one report, marked with its stack."""
     if shutil.which(runner.tool) is None:
         pytest.skip(f"{runner.tool} is not installed")
     out = tmp_path / "reports"
+    # Two sandboxes side by side, one instance each.
     code = cli.main(["run", "-q", "--platform", runner.stack, "--out", str(out), "-k", TWO,
-                     "--deadline", "120"])
+                     "-n", "2", "--deadline", "120"])
     (path,) = out.glob("*.json")
     report = load_report(path)
     assert report["platform"]["stack"] == runner.stack

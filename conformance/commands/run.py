@@ -42,7 +42,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="run the suite on this platform and write its report")
     run.add_argument("--out", default="reports", help="report directory (default ./reports)")
     run.add_argument("-n", dest="workers", type=_workers, default="0",
-                     help="pytest-xdist workers: a number or 'auto' (default 0)")
+                     help="pytest-xdist workers: a number or 'auto' (default 0: in-process); "
+                          "with --platform gvisor or uml, how many sandboxes run side by "
+                          "side, each pinned to one CPU ('auto': one per CPU; 0: one)")
     run.add_argument("-k", dest="keyword", help="only cases matching this pytest -k expression")
     run.add_argument("--platform", default="host",
                      help=f"where to run: {', '.join(PLATFORMS)} (default host)")
@@ -70,8 +72,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                           "changes fail the gate too")
 
 
-def pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
-    """The pytest command line for a host run of the shipped cases."""
+def pytest_args(args: argparse.Namespace, out: Path | None) -> list[str]:
+    """The pytest command line for the shipped cases: a host run writes its report
+    into ``out``; a sandboxed run (``out`` None) leaves the report and the
+    choice of workers (sandboxes) to the host."""
     where = cases_dir()
     argv = [
         str(where),
@@ -83,9 +87,7 @@ def pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
         "--assert=plain",
         "--rootdir", str(where),
         "-c", str(where / "pytest.ini"),
-        "--conformance-out", str(out),
         "--conformance-stack", args.platform,
-        "-n", args.workers,
         "--timeout", str(args.timeout),
         "--conformance-reruns", str(args.reruns),
         # The CLI imported the package before pytest could mark it for assertion
@@ -95,6 +97,8 @@ def pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
     ]
     if args.keyword:
         argv += ["-k", args.keyword]
+    if out is not None:
+        argv += ["--conformance-out", str(out), "-n", args.workers]
     return argv
 
 
@@ -148,7 +152,7 @@ def main(args: argparse.Namespace) -> int:
             from conformance.runners import sandbox
 
             runner = importlib.import_module(f"conformance.runners.{args.platform}").RUNNER
-            code = sandbox.run(runner, pytest_args(args, out), out, args.deadline)
+            code = sandbox.run(runner, pytest_args(args, None), out, args.deadline, args.workers)
         else:
             code = int(pytest.main(pytest_args(args, out)))
     if code == 5:

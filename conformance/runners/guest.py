@@ -1,10 +1,12 @@
-"""Inside the sandbox: run pytest with a journal the host can salvage.
+"""Inside the sandbox: run one shard of the suite with a journal the host reads.
 
 ``python -m conformance.runners.guest WORKDIR`` reads ``WORKDIR/job.json``
 (written by :mod:`conformance.runners.sandbox`), runs pytest in this process
-and appends to ``WORKDIR/journal.jsonl``. When the job says the guest is the
-machine's init (User-Mode Linux boots straight into it), it first brings the
-machine up and finally powers it off, whatever happened in between.
+on the job's shard of the collected instances and appends every step to
+``WORKDIR/journal.jsonl``; the host writes the report from the journals.
+When the job says the guest is the machine's init (User-Mode Linux boots
+straight into it), it first brings the machine up and finally powers it
+off, whatever happened in between.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ class Journal:
     def __init__(self, path: Path, stack: str):
         self.stack = stack
         self.file = path.open("a", encoding="utf-8")
-        self.report: str | None = None
 
     def write(self, entry: dict[str, Any]) -> None:
         self.file.write(json.dumps(entry) + "\n")
@@ -41,21 +42,16 @@ class Journal:
         self.file.close()
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        """Describe the platform first: a salvaged report needs its id."""
+        """Describe the platform first: even a report salvaged from a crash needs its id."""
         from conformance import platform
 
         self.write({"platform": platform.fingerprint(self.stack).to_json()})
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        """Record the case instances collected (without xdist)."""
+        """Record the case instances this shard will run."""
         from conformance.case import case_info
 
         self.write({"collected": [i.nodeid for i in session.items if case_info(i) is not None]})
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
-        """Record the case instances a worker collected (with xdist)."""
-        self.write({"collected": ids})
 
     def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
         """An instance started: if the sandbox dies now, this is the one that was running."""
@@ -86,52 +82,49 @@ class Journal:
         """All phases of an instance were reported."""
         self.write({"finish": nodeid})
 
-    def pytest_unconfigure(self, config: pytest.Config) -> None:
-        """Note which report the plugin's controller wrote, if any."""
-        controller = config.pluginmanager.get_plugin("conformance-controller")
-        written = getattr(controller, "written", None)
-        if written is not None:
-            self.report = str(written[1]["json"])
+
+class Shard:
+    """A pytest plugin that keeps every ``count``-th collected instance from ``index`` on.
+
+    Every sandbox of a run collects the same instances in the same order, so
+    the shards are disjoint and together are the whole run; taking them in
+    turn spreads the slow ones (each Hypothesis case's families sit side by side).
+    """
+
+    def __init__(self, index: int, count: int):
+        self.index, self.count = index, count
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        # Not reported as deselected: the other sandboxes run them.
+        items[:] = items[self.index :: self.count]
 
 
 # pytest's own plugins the guest's run never uses (the debugger, unittest and
 # doctest collection, JUnit XML: the CLI writes that from the report, on the
-# host): each costs an import, which under UML is ten times a host's. The host
-# run's command line is left as it is.
-UNUSED_PLUGINS = ("debugging", "unittest", "doctest", "junitxml", "pastebin")
+# host), and xdist (each sandbox runs its cases in this process): each costs
+# an import, which in a sandbox is many times a host's.
+UNUSED_PLUGINS = ("debugging", "unittest", "doctest", "junitxml", "pastebin", "xdist",
+                  "xdist.looponfail")
 
 
 def guest_pytest_argv(argv: list[str]) -> list[str]:
-    """The job's pytest command line, trimmed to what runs in the sandbox.
-
-    ``-n auto`` on a machine with one CPU (User-Mode Linux has one) runs the
-    cases in this process: xdist would start one worker there, the same cases
-    in the same order plus a second interpreter to start, import pytest into
-    and collect in, about half of the UML run's wall time. In-process, xdist
-    itself is not loaded either.
-    """
-    i = argv.index("-n") if "-n" in argv else -1
-    workers = argv[i + 1] if 0 <= i < len(argv) - 1 else None
-    if workers == "auto" and len(os.sched_getaffinity(0)) < 2:
-        workers = "0"
-    blocked = UNUSED_PLUGINS
-    if workers == "0":
-        argv = [*argv[:i], *argv[i + 2 :]]
-        blocked += ("xdist", "xdist.looponfail")
+    """The job's pytest command line, with what runs differently in a sandbox."""
     # No output capturing: the cases print nothing, and capturing costs a
     # handful of dup2/seek/truncate calls per test phase, which a sandbox whose
-    # system calls are slow (UML) pays a thousand times over.
-    return [*argv, "--capture=no", *(a for name in blocked for a in ("-p", f"no:{name}"))]
+    # system calls are slow pays a thousand times over.
+    return [*argv, "--capture=no", *(a for name in UNUSED_PLUGINS for a in ("-p", f"no:{name}"))]
 
 
 def run(workdir: Path, job: dict[str, Any]) -> int:
-    """Run the job's pytest command line; journal its progress and its ending."""
+    """Run the job's pytest command line on its shard; journal its progress and ending."""
     os.environ.update(job["env"])
     os.chdir(job["cwd"])
     journal = Journal(workdir / JOURNAL, job["stack"])
     try:
-        code = int(pytest.main(guest_pytest_argv(job["argv"]), plugins=[journal]))
-        journal.write({"report": journal.report, "exit": code})
+        code = int(pytest.main(guest_pytest_argv(job["argv"]),
+                               plugins=[journal, Shard(*job["shard"])]))
+        journal.write({"exit": code})
     finally:
         journal.close()
     return code

@@ -1,22 +1,32 @@
 """Running the suite inside another socket stack, with an outer deadline.
 
-Theory of operation. The host side (this module) never trusts the sandbox to
-finish. It writes a job file into a private work directory, then starts the
-sandbox (``runsc do`` or ``linux.uml``), whose only task is to run
-``python -m conformance.runners.guest WORKDIR`` with this same interpreter, so
-the guest sees the same virtual environment and the same case files.
+Theory of operation. The host side (this module) never trusts a sandbox to
+finish. For each sandbox it writes a job file into a private work directory,
+then starts the sandbox (``runsc do`` or ``linux.uml``), whose only task is to
+run ``python -m conformance.runners.guest WORKDIR`` with this same
+interpreter, so the guest sees the same virtual environment and case files.
+
+Both tools trap every system call and page fault of the guest with ptrace
+and hand it to another process; when those two processes sit on different
+CPUs each hand-over is a cross-CPU wake-up, and on a virtual machine that
+made a whole run about three times slower than on one CPU. So every
+sandbox is pinned to one CPU and runs its cases in one process, and ``-n``
+says how many sandboxes run side by side, each on its own CPU, each taking
+every n-th collected case instance (a shard). Each is a separate instance
+of the same kernel or gVisor build: the same platform, measured in parallel.
 
 The guest runs pytest in-process with a journal plugin that appends every
 phase result to ``journal.jsonl`` and syncs it, so the journal survives the
-sandbox being killed. When pytest finishes, the plugin has written the
-platform report into ``--out`` and the journal names it.
+sandbox being killed. The host alone writes the platform report, from all
+the shards' journals together, whether the guests finished or not.
 
-The host waits at most ``deadline`` seconds, then stops the sandbox's whole
-process group (SIGTERM, a grace period, SIGKILL). A run whose journal names a
-report is complete. Any other ending (a hang, a crash, a sandbox that never
-started) is salvaged: the journal's finished instances become a report, and
-one ``error`` result says what happened: on the instance that was running
-when the sandbox died, or on ``harness.run`` when none was.
+The host waits at most ``deadline`` seconds, then stops each sandbox still
+running, by its whole process group (SIGTERM, a grace period, SIGKILL). A
+shard whose journal records pytest's exit is complete. Any other ending (a
+hang, a crash, a sandbox that never started) keeps the instances the
+journal shows finished, and adds one ``error`` result saying what happened:
+on the instance that was running when the sandbox died, or on
+``harness.run`` when none was.
 """
 
 from __future__ import annotations
@@ -33,7 +43,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import IO, Any
@@ -43,13 +53,27 @@ from conformance.errors import UsageError
 JOB = "job.json"
 JOURNAL = "journal.jsonl"
 GRACE_S = 5.0
-# The id of the result that stands for the run itself when no case was running.
+# The id of the result that stands for a sandbox's run itself when no case was running.
 RUN_ID = "harness.run"
+# pytest's exit codes that mean it could not run the session at all.
+_NOT_RUN = (2, 3, 4)
+_NO_TESTS = 5
+
+
+@dataclass(frozen=True)
+class Launch:
+    """One process to start: its command line, its directory, the CPU it is pinned to
+    (inherited by everything it starts), and the label its echoed lines carry."""
+
+    argv: list[str]
+    cwd: Path | None = None
+    cpu: int | None = None
+    label: str = ""
 
 
 @dataclass(frozen=True)
 class Ended:
-    """How a sandbox process ended: its exit code (None if killed at the deadline)."""
+    """How a process ended: its exit code (None if stopped at the deadline)."""
 
     returncode: int | None
     timed_out: bool
@@ -58,43 +82,62 @@ class Ended:
 
 
 def run_with_deadline(
-    argv: Sequence[str], deadline_s: float, echo: IO[str] | None = None, tail: int = 60,
-    cwd: Path | None = None,
-) -> Ended:
-    """Run ``argv`` in its own session; stop the whole group once ``deadline_s`` has passed.
+    launches: Sequence[Launch], deadline_s: float, echo: IO[str] | None = None, tail: int = 60,
+) -> list[Ended]:
+    """Run every launch side by side, each in its own session; once ``deadline_s``
+    has passed, stop the whole group of each one still running.
 
-    Output (stdout and stderr together) is copied line by line to ``echo``;
-    the last ``tail`` lines are kept to say what happened when it goes wrong.
+    Output (stdout and stderr together) is copied line by line to ``echo``,
+    after the launch's label; the last ``tail`` lines of each are kept to
+    say what happened when it goes wrong. ``elapsed_s`` is measured to the
+    moment the wait for that process returned.
     """
     start = time.monotonic()
-    proc = subprocess.Popen(
-        list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd,
-    )
-    last: deque[str] = deque(maxlen=tail)
-    pump = threading.Thread(target=_pump, args=(proc.stdout, echo, last), daemon=True)
-    pump.start()
-    timed_out = False
-    try:
-        proc.wait(timeout=deadline_s)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        _stop_group(proc)
-    finally:
+    running = [_start(launch, echo, tail) for launch in launches]
+    ended = []
+    for proc, pump, last in running:
+        timed_out = False
+        try:
+            proc.wait(timeout=max(0.0, deadline_s - (time.monotonic() - start)))
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _stop_group(proc)
         # A sandbox helper that escaped the group may hold the pipe open: do not wait on it.
         pump.join(timeout=GRACE_S)
-    return Ended(
-        None if timed_out else proc.returncode, timed_out,
-        round(time.monotonic() - start, 3), tuple(last),
-    )
+        ended.append(Ended(None if timed_out else proc.returncode, timed_out,
+                           round(time.monotonic() - start, 3), tuple(last)))
+    return ended
 
 
-def _pump(stream: IO[bytes], echo: IO[str] | None, last: deque[str]) -> None:
+def _start(
+    launch: Launch, echo: IO[str] | None, tail: int,
+) -> tuple[subprocess.Popen[bytes], threading.Thread, deque[str]]:
+    saved = os.sched_getaffinity(0) if launch.cpu is not None else None
+    if launch.cpu is not None:
+        # A child inherits the affinity of the thread that forks it: pin this
+        # thread for the fork only (no preexec_fn, which is unsafe with threads).
+        os.sched_setaffinity(0, {launch.cpu})
+    try:
+        proc = subprocess.Popen(
+            launch.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, start_new_session=True, cwd=launch.cwd,
+        )
+    finally:
+        if saved is not None:
+            os.sched_setaffinity(0, saved)
+    last: deque[str] = deque(maxlen=tail)
+    pump = threading.Thread(target=_pump, args=(proc.stdout, echo, last, launch.label),
+                            daemon=True)
+    pump.start()
+    return proc, pump, last
+
+
+def _pump(stream: IO[bytes], echo: IO[str] | None, last: deque[str], label: str) -> None:
     for raw in iter(stream.readline, b""):
         line = raw.decode("utf-8", "replace")
         last.append(line.rstrip("\n"))
         if echo is not None:
-            echo.write(line)
+            echo.write(label + line)
             echo.flush()
     stream.close()
 
@@ -139,8 +182,37 @@ class Runner:
 
 
 def guest_argv(workdir: Path) -> list[str]:
-    """The command the sandbox runs: this interpreter, so the same environment."""
+    """The command a sandbox runs: this interpreter, so the same environment."""
     return [sys.executable, "-m", "conformance.runners.guest", str(workdir)]
+
+
+def cpus_for(workers: str) -> list[int]:
+    """The CPU of each sandbox for ``-n workers``: ``auto`` gives one sandbox per
+    CPU this process may use, N >= 1 gives N (taking those CPUs in turn), 0 gives one."""
+    mine = sorted(os.sched_getaffinity(0))
+    count = len(mine) if workers == "auto" else max(1, int(workers))
+    return [mine[i % len(mine)] for i in range(count)]
+
+
+@dataclass
+class Shard:
+    """One sandbox's share of the run: its work directory, journal and ending."""
+
+    index: int
+    count: int
+    workdir: Path
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    ended: Ended | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.index + 1}/{self.count}"
+
+    @property
+    def exit(self) -> int | None:
+        """pytest's exit code as the guest journaled it; None if it never got there."""
+        done = next((e for e in self.entries if "exit" in e), None)
+        return None if done is None else int(done["exit"])
 
 
 def run(
@@ -148,29 +220,45 @@ def run(
     pytest_argv: list[str],
     out: Path,
     deadline_s: float,
+    workers: str = "0",
     echo: IO[str] | None = sys.stdout,
 ) -> int:
-    """Run the suite under ``runner``; leave a report in ``out``; return a pytest exit code."""
+    """Run the suite under ``runner`` in one sandbox per CPU of ``cpus_for(workers)``;
+    write the report into ``out``; return a pytest exit code."""
+    from conformance.report.model import now
+
     tool = runner.locate()
     # The whole environment: a booted kernel's init starts with almost none, and the
     # guest should see what a host run sees (PYTHONPATH, the suite's own settings).
     env = dict(os.environ, SOCKET_CONFORMANCE_STACK=runner.stack)
     # The guest's output reaches the user through a pipe; a UML console is a tty.
     env.setdefault("PY_COLORS", "0")
-    # mkdtemp makes the directory private (0700): the job file holds the environment.
-    workdir = Path(tempfile.mkdtemp(prefix=f"socket-conformance-{runner.stack}-"))
+    cpus = cpus_for(workers)
+    # mkdtemp makes the directory private (0700): the job files hold the environment.
+    root = Path(tempfile.mkdtemp(prefix=f"socket-conformance-{runner.stack}-"))
     try:
-        job = {"stack": runner.stack, "argv": pytest_argv, "cwd": os.getcwd(), "env": env,
-               "init": runner.init}
-        (workdir / JOB).write_text(json.dumps(job), encoding="utf-8")
-        # The guest starts in the work directory: `python -m` puts its start directory
-        # first on sys.path, and a checkout's conformance/ there would shadow the
-        # installed package. It moves to the job's directory once imports are done.
-        ended = run_with_deadline(runner.command(tool, guest_argv(workdir), workdir),
-                                  deadline_s, echo, cwd=workdir)
-        return finish(runner, workdir / JOURNAL, out, ended, deadline_s, echo)
+        shards, launches = [], []
+        for i, cpu in enumerate(cpus):
+            shard = Shard(i, len(cpus), root / f"shard-{i + 1}")
+            shard.workdir.mkdir()
+            job = {"stack": runner.stack, "argv": pytest_argv, "cwd": os.getcwd(), "env": env,
+                   "init": runner.init, "shard": [i, len(cpus)]}
+            (shard.workdir / JOB).write_text(json.dumps(job), encoding="utf-8")
+            # The guest starts in its work directory: `python -m` puts its start
+            # directory first on sys.path, and a checkout's conformance/ there would
+            # shadow the installed package. It moves to the job's directory later.
+            label = f"[{runner.stack} {shard.name}] " if len(cpus) > 1 else ""
+            launches.append(Launch(runner.command(tool, guest_argv(shard.workdir),
+                                                  shard.workdir),
+                                   cwd=shard.workdir, cpu=cpu, label=label))
+            shards.append(shard)
+        started = now()
+        for shard, ended in zip(shards, run_with_deadline(launches, deadline_s, echo), strict=True):
+            shard.ended = ended
+            shard.entries = read_journal(shard.workdir / JOURNAL)
+        return finish(runner, shards, out, deadline_s, started, echo)
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def read_journal(path: Path) -> list[dict[str, Any]]:
@@ -189,26 +277,73 @@ def read_journal(path: Path) -> list[dict[str, Any]]:
 
 
 def finish(
-    runner: Runner, journal: Path, out: Path, ended: Ended, deadline_s: float,
+    runner: Runner, shards: list[Shard], out: Path, deadline_s: float, started: str,
     echo: IO[str] | None,
 ) -> int:
-    """Use the guest's report when it wrote one; otherwise salvage one from the journal.
+    """Write the platform report from the shards' journals; return a pytest exit code.
 
-    Returns a pytest exit code: the guest's own when pytest ended there, else 1.
+    When every shard's pytest ended without running a case instance (a -k
+    that matched nothing, a usage error pytest has already printed), there is
+    nothing to report and its exit code is returned as it is.
     """
-    from conformance.report import summary, write
+    from conformance.report import model, summary, write
+    from conformance.verdict import FAILING
 
-    entries = read_journal(journal)
-    done = next((e for e in entries if "exit" in e), None)
-    if done is not None and (done["report"] is None or Path(done["report"]).is_file()):
-        # With no report, pytest stopped before one could exist (a -k matching nothing).
-        return int(done["exit"])
-    report = salvage(runner, entries, what_happened(runner, ended, deadline_s))
+    codes = [s.exit for s in shards]
+    results = [r for s in shards for r in shard_results(runner, s, deadline_s)]
+    if None not in codes and not results:
+        return next((c for c in codes if c != _NO_TESTS), _NO_TESTS)
+    report = model.build(platform_of(runner, shards), results, started)
     paths = write.write_all(report, out)
     if echo is not None:
         for line in summary.lines(report, paths):
             print(line, file=echo)
-    return 1
+    refused = [c for c in codes if c in _NOT_RUN]
+    if refused:
+        return refused[0]
+    return int(None in codes or any(r["verdict"] in FAILING for r in report["results"]))
+
+
+def platform_of(runner: Runner, shards: list[Shard]) -> Any:
+    """The platform as the first guest to describe itself saw it (all run one build)."""
+    from conformance import platform as plat
+
+    found = next((e["platform"] for s in shards for e in s.entries if "platform" in e), None)
+    return plat.Platform(**found) if found else fallback_platform(runner)
+
+
+def shard_results(runner: Runner, shard: Shard, deadline_s: float) -> list[dict[str, Any]]:
+    """The results a shard's journal holds: one per instance it finished; an
+    ``error`` for each instance collected but never reported when pytest ended
+    normally; else one ``error`` saying how the sandbox ended, on the instance
+    that was running or on the run itself."""
+    from conformance import results
+
+    collected: list[str] = []
+    merged: dict[str, dict[str, Any]] = {}
+    # Started, not finished: node id -> what the journal says about its case.
+    running: dict[str, dict[str, Any]] = {}
+    for e in shard.entries:
+        if "collected" in e:
+            collected += [n for n in e["collected"] if n not in collected]
+        elif "start" in e:
+            running[e["start"]] = {}
+        elif "running" in e:
+            running[e["running"]] = e["case"]
+        elif "phase" in e:
+            phase = SimpleNamespace(nodeid=e["nodeid"], duration=e["duration"])
+            merged[e["nodeid"]] = results.merge(merged.get(e["nodeid"]), e["phase"], phase)
+        elif "finish" in e:
+            running.pop(e["finish"], None)
+    finished = [r for n, r in merged.items() if n not in running and r["verdict"] is not None]
+    unreported = [n for n in collected if n not in merged and n not in running]
+    if shard.exit is not None:
+        return finished + [results.missing(n) for n in unreported]
+    assert shard.ended is not None
+    what = (f"{what_happened(runner, shard.ended, deadline_s)} ({len(finished)} instance(s) "
+            f"finished, {len(unreported)} never started)")
+    broken = [_interrupted(case, n, what) for n, case in running.items()]
+    return finished + (broken or [_run_error(runner, shard, what)])
 
 
 def what_happened(runner: Runner, ended: Ended, deadline_s: float) -> str:
@@ -234,39 +369,6 @@ def _clue(tail: Sequence[str]) -> str:
                 lines[-1] if lines else "")
 
 
-def salvage(runner: Runner, entries: list[dict[str, Any]], what: str) -> dict[str, Any]:
-    """A report of what completed, plus one ``error`` result saying what happened."""
-    from conformance import platform as plat
-    from conformance import results
-    from conformance.report import model
-
-    plat_json = next((e["platform"] for e in entries if "platform" in e), None)
-    platform = plat.Platform(**plat_json) if plat_json else fallback_platform(runner)
-    collected: list[str] = []
-    merged: dict[str, dict[str, Any]] = {}
-    # Started, not finished: node id -> what the journal says about its case.
-    running: dict[str, dict[str, Any]] = {}
-    for e in entries:
-        if "collected" in e:
-            collected += [n for n in e["collected"] if n not in collected]
-        elif "start" in e:
-            running[e["start"]] = {}
-        elif "running" in e:
-            running[e["running"]] = e["case"]
-        elif "phase" in e:
-            phase = SimpleNamespace(nodeid=e["nodeid"], duration=e["duration"])
-            merged[e["nodeid"]] = results.merge(merged.get(e["nodeid"]), e["phase"], phase)
-        elif "finish" in e:
-            running.pop(e["finish"], None)
-    finished = [r for n, r in merged.items() if n not in running and r["verdict"] is not None]
-    not_run = len([n for n in collected if n not in merged and n not in running])
-    tail = f" ({len(finished)} instance(s) finished, {not_run} never started)"
-    broken = [_interrupted(case, n, what + tail) for n, case in running.items()]
-    if not broken:
-        broken = [_run_error(runner, what + tail)]
-    return model.build(platform, finished + broken, "")
-
-
 def _interrupted(case: dict[str, Any], nodeid: str, message: str) -> dict[str, Any]:
     from conformance import results
 
@@ -274,9 +376,12 @@ def _interrupted(case: dict[str, Any], nodeid: str, message: str) -> dict[str, A
                 message=f"interrupted while this case ran: {message}")
 
 
-def _run_error(runner: Runner, message: str) -> dict[str, Any]:
+def _run_error(runner: Runner, shard: Shard, message: str) -> dict[str, Any]:
+    # With several sandboxes, each can fail on its own: the shard tells them apart.
+    params = {"shard": shard.name} if shard.count > 1 else {}
+    nodeid = f"{runner.stack} run" + (f" {shard.name}" if params else "")
     return {
-        "id": RUN_ID, "params": {}, "nodeid": f"{runner.stack} run", "title":
+        "id": RUN_ID, "params": params, "nodeid": nodeid, "title":
         "the suite ran to completion inside the platform", "level": "must", "area": "harness",
         "citations": [], "phase": "none", "verdict": "error", "observation": None,
         "detail": {}, "expected": None, "portable": None, "sources": [],
