@@ -37,6 +37,8 @@ class _State:
         self.stack = _option(config, options.STACK) or "host"
         exp_dir = _option(config, options.EXPECTATIONS)
         self.platform = platform.fingerprint(self.stack)
+        # What expectations are matched against, built once rather than per instance.
+        self.platform_json = self.platform.to_json()
         try:
             sets = expectations.load_all(Path(exp_dir) if exp_dir else None)
         except expectations.ExpectationError as exc:
@@ -131,7 +133,7 @@ def kit(request: pytest.FixtureRequest):
 def expectations(request: pytest.FixtureRequest):
     """(family expectation set, platform dict) in force, for cases that consult them."""
     st = request.config.stash[_STATE]
-    return st.family, st.platform.to_json()
+    return st.family, st.platform_json
 
 
 def _socket_fds() -> set[int]:
@@ -249,7 +251,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     _check_observation(info.id, observation)
     st = pyfuncitem.config.stash[_STATE]
     params = _params(pyfuncitem)
-    j = judge(info.id, observation, st.platform.to_json(), params, st.family, st.baseline)
+    j = judge(info.id, observation, st.platform_json, params, st.family, st.baseline)
     pyfuncitem.stash[_JUDGEMENT] = (observation, j)
     if j.verdict == "deviates":
         raise Deviation(j.message)

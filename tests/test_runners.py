@@ -242,7 +242,7 @@ def test_deadline_message_and_partial_journal(tmp_path, load_report):
                 "capabilities": {"ipv6": False}}
     journal = tmp_path / sandbox.JOURNAL
     lines = [{"platform": platform}, {"collected": ["a.py::t[1]", "a.py::t[2]", "a.py::t[3]"]},
-             {"start": "a.py::t[1]"}]
+             {"start": "a.py::t[1]", "case": {}}]
     journal.write_text("".join(json.dumps(e) + "\n" for e in lines) + '{"nodeid": "a.py::t')
     shard = sandbox.Shard(0, 1, tmp_path, sandbox.read_journal(journal),
                           sandbox.Ended(None, True, 7.0, ("collected 3 items",)))

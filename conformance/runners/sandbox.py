@@ -327,9 +327,7 @@ def shard_results(runner: Runner, shard: Shard, deadline_s: float) -> list[dict[
         if "collected" in e:
             collected += [n for n in e["collected"] if n not in collected]
         elif "start" in e:
-            running[e["start"]] = {}
-        elif "running" in e:
-            running[e["running"]] = e["case"]
+            running[e["start"]] = e["case"]
         elif "phase" in e:
             phase = SimpleNamespace(nodeid=e["nodeid"], duration=e["duration"])
             merged[e["nodeid"]] = results.merge(merged.get(e["nodeid"]), e["phase"], phase)
