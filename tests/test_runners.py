@@ -112,7 +112,8 @@ def test_launches_run_side_by_side_each_pinned_and_labelled():
 
 
 @pytest.mark.parametrize(("workers", "mine", "cpus"), [
-    ("auto", {0, 1, 2}, [0, 1, 2]), ("auto", {5}, [5]), ("0", {0, 1}, [0]),
+    ("auto", {0, 1, 2}, [0, 1, 2]), ("auto", {5}, [5]), ("auto", set(range(64)), list(range(8))),
+    ("0", {0, 1}, [0]),
     ("1", {0, 1}, [0]), ("3", {2, 7}, [2, 7, 2]),
 ])
 def test_one_sandbox_per_worker_each_on_a_cpu_of_this_process(workers, mine, cpus, monkeypatch):

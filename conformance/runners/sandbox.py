@@ -58,6 +58,9 @@ RUN_ID = "harness.run"
 # pytest's exit codes that mean it could not run the session at all.
 _NOT_RUN = (2, 3, 4)
 _NO_TESTS = 5
+# Each sandbox pays a fixed few seconds (boot, imports, collection) and about
+# 120 MB; past eight, a whole suite's share per sandbox is smaller than that.
+AUTO_MAX = 8
 
 
 @dataclass(frozen=True)
@@ -188,9 +191,10 @@ def guest_argv(workdir: Path) -> list[str]:
 
 def cpus_for(workers: str) -> list[int]:
     """The CPU of each sandbox for ``-n workers``: ``auto`` gives one sandbox per
-    CPU this process may use, N >= 1 gives N (taking those CPUs in turn), 0 gives one."""
+    CPU this process may use (at most AUTO_MAX), N >= 1 gives N (taking those
+    CPUs in turn), 0 gives one."""
     mine = sorted(os.sched_getaffinity(0))
-    count = len(mine) if workers == "auto" else max(1, int(workers))
+    count = min(len(mine), AUTO_MAX) if workers == "auto" else max(1, int(workers))
     return [mine[i % len(mine)] for i in range(count)]
 
 
