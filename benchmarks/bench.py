@@ -14,7 +14,7 @@ What it measures, and how (nothing inside the suite is instrumented):
   xdist start-up, collection, the cases and the report writing, as a user sees it;
 - time per case instance: the ``duration_s`` of each result in the report the run
   wrote (setup + call + teardown of the instance, as pytest timed them), with the
-  Hypothesis cases (ids starting ``props.`` or ``state.``) counted separately,
+  Hypothesis cases (the areas in ``conformance.case.SEARCH_AREAS``) counted separately,
   since each of those is a whole search, not one call;
 - peak RSS per process: while the run lasts, a sampler reads ``VmHWM`` (the
   kernel's high-water mark of resident memory) from ``/proc/<pid>/status`` for
@@ -52,7 +52,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-HYPOTHESIS_PREFIXES = ("props.", "state.")
+from conformance.case import SEARCH_AREAS
+
 SAMPLE_S = 0.02
 
 
@@ -221,8 +222,8 @@ def run_once(platform_name: str, workers: str, extra: list[str]) -> Run:
 
 
 def _summarize(run: Run, results: list[dict[str, Any]]) -> None:
-    plain = [r for r in results if not r["id"].startswith(HYPOTHESIS_PREFIXES)]
-    hyp = [r for r in results if r["id"].startswith(HYPOTHESIS_PREFIXES)]
+    plain = [r for r in results if r["area"] not in SEARCH_AREAS]
+    hyp = [r for r in results if r["area"] in SEARCH_AREAS]
     run.instances = len(plain)
     run.hypothesis_instances = len(hyp)
     for r in results:

@@ -20,6 +20,9 @@ from typing import Any
 import pytest
 
 LEVELS = ("must", "should", "may", "platform-defined")
+# The areas whose cases are Hypothesis searches (conformance.search): each is
+# many calls, not one, which the scheduler and the benchmark treat apart.
+SEARCH_AREAS = ("props", "state")
 
 CASE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 

@@ -128,3 +128,32 @@ def test_params_are_a_dict_and_in_the_nodeid(session):
 def test_only_conforming_results_exit_zero(session):
     result, _report, _ = _run(session, "-k", "conforms or undocumented or unsupported or skip")
     assert result.ret == 0
+
+
+SEARCHES_LAST_IN_FILE = '''
+from conformance.case import case, posix
+
+CITE = [posix("accept")]
+
+@case("plain.first", "plain", cites=CITE)
+def test_plain_first(kit):
+    """Plain."""
+    return {}
+
+@case("props.fake_search", "a search", cites=CITE)
+def test_search(kit):
+    """A search."""
+    return {}
+
+@case("plain.last", "plain", cites=CITE)
+def test_plain_last(kit):
+    """Plain."""
+    return {}
+'''
+
+
+def test_searches_are_handed_out_first_and_plain_cases_keep_their_order(session):
+    session.makepyfile(test_order=SEARCHES_LAST_IN_FILE)
+    result = session.runpytest("-p", "conformance.plugin", "--collect-only", "-q")
+    ids = [ln.split("::")[1] for ln in result.outlines if "::" in ln]
+    assert ids == ["test_search", "test_plain_first", "test_plain_last"]
