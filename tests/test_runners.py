@@ -236,6 +236,25 @@ def test_every_sandbox_that_never_starts_has_its_own_run_error(tmp_path, load_re
     ]
 
 
+def test_sandboxes_that_saw_the_platform_differently_are_an_error(tmp_path, load_report):
+    seen = {"id": "linux-1.0-x86_64-fake", "os": "linux", "release": "1.0", "kernel": "1.0",
+            "arch": "x86_64", "libc": "glibc", "python": "cpython 3", "stack": "fake",
+            "capabilities": {"ipv6": True}}
+    other = dict(seen, capabilities={"ipv6": False})
+    ok = sandbox.Ended(0, False, 1.0, ())
+    # Each journal: the platform, one instance collected (never reported), pytest's exit.
+    shards = [sandbox.Shard(i, 2, tmp_path, [{"platform": plat}, {"collected": [f"a.py::t[{i}]"]},
+                                             {"exit": 0}], ok)
+              for i, plat in enumerate((seen, other))]
+    out = tmp_path / "reports"
+    assert sandbox.finish(fake_runner(), shards, out, 7.0, "", None) == 1
+    report = load_report(out / "linux-1.0-x86_64-fake.json")
+    assert report["platform"]["capabilities"] == {"ipv6": True}
+    (run,) = [r for r in report["results"] if r["id"] == sandbox.RUN_ID]
+    assert (run["params"], run["verdict"]) == ({"shard": "2/2"}, "error")
+    assert "capabilities {'ipv6': False} against {'ipv6': True}" in run["message"]
+
+
 def test_deadline_message_and_partial_journal(tmp_path, load_report):
     """finish() on a journal cut by the deadline: a torn last line is ignored."""
     platform = {"id": "linux-1.0-x86_64-fake", "os": "linux", "release": "1.0", "kernel": "1.0",

@@ -18,7 +18,9 @@ of the same kernel or gVisor build: the same platform, measured in parallel.
 The guest runs pytest in-process with a journal plugin that appends every
 phase result to ``journal.jsonl`` and syncs it, so the journal survives the
 sandbox being killed. The host alone writes the platform report, from all
-the shards' journals together, whether the guests finished or not.
+the shards' journals together, whether the guests finished or not; a
+sandbox that saw the platform differently from the first (a capability
+probed another way) is an ``error`` result, since the report names one.
 
 The host waits at most ``deadline`` seconds, then stops each sandbox still
 running, by its whole process group (SIGTERM, a grace period, SIGKILL). A
@@ -297,6 +299,7 @@ def finish(
     results = [r for s in shards for r in shard_results(runner, s, deadline_s)]
     if None not in codes and not results:
         return next((c for c in codes if c != _NO_TESTS), _NO_TESTS)
+    results += disagreements(runner, shards)
     report = model.build(platform_of(runner, shards), results, started)
     paths = write.write_all(report, out)
     if echo is not None:
@@ -314,6 +317,23 @@ def platform_of(runner: Runner, shards: list[Shard]) -> Any:
 
     found = next((e["platform"] for s in shards for e in s.entries if "platform" in e), None)
     return plat.Platform(**found) if found else fallback_platform(runner)
+
+
+def disagreements(runner: Runner, shards: list[Shard]) -> list[dict[str, Any]]:
+    """An ``error`` for each sandbox that saw the platform differently from the first
+    (a capability probed one way in one and another way in the next): the report
+    can name only one platform, so the results judged under the other are suspect."""
+    described = [(s, e["platform"]) for s in shards for e in s.entries if "platform" in e]
+    if not described:
+        return []
+    first, seen = described[0]
+    return [
+        _run_error(runner, shard, f"sandbox {shard.name} saw the platform differently from "
+                   f"sandbox {first.name}: " + ", ".join(
+                       f"{k} {plat.get(k)!r} against {seen.get(k)!r}"
+                       for k in sorted(set(plat) | set(seen)) if plat.get(k) != seen.get(k)))
+        for shard, plat in described[1:] if plat != seen
+    ]
 
 
 def shard_results(runner: Runner, shard: Shard, deadline_s: float) -> list[dict[str, Any]]:
