@@ -107,6 +107,11 @@ def test_launches_run_side_by_side_each_pinned_and_labelled():
     )
     assert [e.tail for e in ended] == [(f"[{cpu}]",), (f"[{cpu}]",)]
     assert sorted(echo.getvalue().splitlines()) == [f"[1] [{cpu}]", f"[2] [{cpu}]"]
+    # A last line without its newline (a process killed mid-line) still ends a line.
+    echo = io.StringIO()
+    sandbox.run_with_deadline([sandbox.Launch([sys.executable, "-c", "print('cut', end='')"],
+                                              label="[x] ")], 30.0, echo)
+    assert echo.getvalue() == "[x] cut\n"
     # Pinning is for the children only: this process keeps every CPU it had.
     assert len(os.sched_getaffinity(0)) >= 1 and cpu in os.sched_getaffinity(0)
 

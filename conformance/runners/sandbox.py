@@ -142,7 +142,8 @@ def _pump(stream: IO[bytes], echo: IO[str] | None, last: deque[str], label: str)
         line = raw.decode("utf-8", "replace")
         last.append(line.rstrip("\n"))
         if echo is not None:
-            echo.write(label + line)
+            # A line cut short by a kill still ends its own line, not the next sandbox's.
+            echo.write(label + line + ("" if line.endswith("\n") else "\n"))
             echo.flush()
     stream.close()
 
