@@ -29,7 +29,7 @@ class Journal:
     disk (flushed and fsync'd) before the suite goes on: the platform, the
     instances collected, the start of each instance (with its case, since
     its phase reports come only once it has finished), and the end of each
-    instance, which carries its phase reports along. Syncing each phase
+    instance, whose sync takes its phase reports along. Syncing each phase
     report on its own cost a sandbox about a tenth of its run. A line cut in
     half by a kill is dropped by the reader.
     """
