@@ -6,12 +6,27 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from conformance.axes import ALL_FAMILIES, BACKENDS, BLOCKING, INET
-from conformance.backends import Socket
-from conformance.case import case, darwin, freebsd, linux, mslearn, posix, seed
-from conformance.errors import DeadlineExceeded, HarnessError
-from conformance.kit import DEADLINE_S, Kit, errno_name
-from conformance.observe import BlockedCall, prove_blocked
+from conformance.api import (
+    ALL_FAMILIES,
+    BACKENDS,
+    BLOCKING,
+    DEADLINE_S,
+    INET,
+    BlockedCall,
+    DeadlineExceeded,
+    HarnessError,
+    Kit,
+    Socket,
+    case,
+    darwin,
+    errno_name,
+    freebsd,
+    linux,
+    mslearn,
+    posix,
+    prove_blocked,
+    seed,
+)
 
 
 @case(

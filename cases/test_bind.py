@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.axes import ALL_FAMILIES, BACKENDS, INET, TYPES
-from conformance.backends import Socket
-from conformance.backends import libc as _libc
-from conformance.case import case, freebsd, linux, mslearn, posix, seed
-from conformance.ephemeral import port_range
-from conformance.errors import Unsupported
-from conformance.kit import LOOPBACK, Kit, errno_name
+from conformance.api import (
+    ALL_FAMILIES,
+    BACKENDS,
+    INET,
+    LOOPBACK,
+    TYPES,
+    Kit,
+    Unsupported,
+    bind_sockaddr,
+    case,
+    errno_name,
+    freebsd,
+    linux,
+    mslearn,
+    pack_sockaddr,
+    port_range,
+    posix,
+    seed,
+)
 
 # Loopback aliases: on Linux every address in 127.0.0.0/8 is local (ip(7)).
 BOUND_ALIAS = "127.0.0.2"
@@ -223,12 +235,7 @@ def test_wrong_family(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     # The natural mistake in C: the other family's struct, with its own size.
     # The socket module cannot pass it, and the libc backend packs addresses
     # by the socket's own family, so the bytes go to bind() directly.
-    sockaddr = _libc.pack_sockaddr(other, (LOOPBACK[other], 0))
+    sockaddr = pack_sockaddr(other, (LOOPBACK[other], 0))
     s = kit.socket(family, "stream")
     kit.note(sockaddr_family=other, addrlen=len(sockaddr))
-    return {"errno": kit.outcome(_bind_raw, s, sockaddr)}
-
-
-def _bind_raw(s: Socket, sockaddr: bytes) -> None:
-    """bind() with ready-made sockaddr bytes, whatever family they carry."""
-    _libc._check(_libc._lib().bind(s.fileno(), sockaddr, len(sockaddr)))
+    return {"errno": kit.outcome(bind_sockaddr, s.fileno(), sockaddr)}

@@ -6,9 +6,20 @@ import errno
 import socket
 from typing import Any
 
-from conformance.axes import BACKENDS, INET
-from conformance.case import case, darwin, freebsd, linux, mslearn, posix, seed
-from conformance.kit import DEADLINE_S, Kit, errno_name
+from conformance.api import (
+    BACKENDS,
+    DEADLINE_S,
+    INET,
+    Kit,
+    case,
+    darwin,
+    errno_name,
+    freebsd,
+    linux,
+    mslearn,
+    posix,
+    seed,
+)
 
 
 @case(

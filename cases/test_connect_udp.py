@@ -5,11 +5,20 @@ from __future__ import annotations
 import select
 from typing import Any
 
-from conformance.axes import BACKENDS, INET
-from conformance.backends import Socket
-from conformance.case import case, darwin, linux, posix, seed
-from conformance.errors import DeadlineExceeded
-from conformance.kit import DEADLINE_S, Kit, errno_name
+from conformance.api import (
+    BACKENDS,
+    DEADLINE_S,
+    INET,
+    DeadlineExceeded,
+    Kit,
+    Socket,
+    case,
+    darwin,
+    errno_name,
+    linux,
+    posix,
+    seed,
+)
 
 
 def _label(data: bytes) -> str:

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.axes import ALL_FAMILIES, BACKENDS, INET
-from conformance.case import case, linux, mslearn, posix, seed
-from conformance.ephemeral import port_range
-from conformance.errors import DeadlineExceeded
-from conformance.kit import LOOPBACK, Kit
+from conformance.api import (
+    ALL_FAMILIES,
+    BACKENDS,
+    INET,
+    LOOPBACK,
+    DeadlineExceeded,
+    Kit,
+    case,
+    linux,
+    mslearn,
+    port_range,
+    posix,
+    seed,
+)
 
 
 @case(

@@ -23,11 +23,24 @@ from typing import Any
 
 import pytest
 
-from conformance.axes import BACKENDS
-from conformance.case import case, linux, posix, seed
-from conformance.errors import DeadlineExceeded
-from conformance.kit import DEADLINE_S, WILDCARD, Kit, errno_name
-from conformance.topology import ADDRESSES, HOST, PEER, Topology, name_of, open_or_skip
+from conformance.api import (
+    ADDRESSES,
+    BACKENDS,
+    DEADLINE_S,
+    HOST,
+    PEER,
+    WILDCARD,
+    DeadlineExceeded,
+    Kit,
+    Topology,
+    case,
+    errno_name,
+    linux,
+    name_of,
+    open_or_skip,
+    posix,
+    seed,
+)
 
 A, B = ADDRESSES["host.a"], ADDRESSES["host.b"]
 

@@ -19,10 +19,21 @@ from typing import Any
 
 import pytest
 
-from conformance.axes import BACKENDS, INET
-from conformance.case import case, linux, posix, seed
-from conformance.kit import LOOPBACK, WILDCARD, Kit
-from conformance.topology import HOST, Topology, TopologyUnavailable, open_or_skip
+from conformance.api import (
+    BACKENDS,
+    HOST,
+    INET,
+    LOOPBACK,
+    WILDCARD,
+    Kit,
+    Topology,
+    TopologyUnavailable,
+    case,
+    linux,
+    open_or_skip,
+    posix,
+    seed,
+)
 
 RANGE_KEY = "net.ipv4.ip_local_port_range"
 

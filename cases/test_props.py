@@ -16,12 +16,22 @@ from typing import Any
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from conformance.axes import ALL_FAMILIES, INET
-from conformance.backends import Socket
-from conformance.case import case, linux, posix, seed
-from conformance.errors import DeadlineExceeded, Unsupported
-from conformance.kit import DEADLINE_S, Kit, errno_name
-from conformance.search import check, settings_for
+from conformance.api import (
+    ALL_FAMILIES,
+    DEADLINE_S,
+    INET,
+    DeadlineExceeded,
+    Kit,
+    Socket,
+    Unsupported,
+    case,
+    check,
+    errno_name,
+    linux,
+    posix,
+    seed,
+    settings_for,
+)
 
 MIB = 1 << 20
 

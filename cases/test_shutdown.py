@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.axes import BACKENDS, INET
-from conformance.case import case, linux, posix
-from conformance.kit import Kit
+from conformance.api import (
+    BACKENDS,
+    INET,
+    Kit,
+    case,
+    linux,
+    posix,
+)
 
 
 @case(

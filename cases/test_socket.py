@@ -5,11 +5,23 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from conformance.axes import ALL_FAMILIES, BACKENDS, INET, TYPES
-from conformance.backends import FAMILY, TYPE
-from conformance.backends import libc as _libc
-from conformance.case import case, linux, mslearn, posix, seed
-from conformance.kit import WILDCARD, Kit, errno_name
+from conformance.api import (
+    ALL_FAMILIES,
+    BACKENDS,
+    FAMILY,
+    INET,
+    TYPE,
+    TYPES,
+    WILDCARD,
+    Kit,
+    case,
+    errno_name,
+    linux,
+    mslearn,
+    posix,
+    seed,
+    try_socket,
+)
 
 _TYPE_NAMES = {number: name for name, number in TYPE.items()}
 
@@ -28,18 +40,8 @@ def _raw_socket(backend: str, family: int, type: int) -> str:
     the call goes straight to the socket module or to libc.
     """
     if backend == "libc":
-        lib = _libc._lib()
-        try:
-            fd = _libc._check(lib.socket(family, type, 0))
-        except OSError as exc:
-            return errno_name(exc)
-        lib.close(fd)
-        return "ok"
-    try:
-        socket.socket(family, type).close()
-    except OSError as exc:
-        return errno_name(exc)
-    return "ok"
+        return Kit.outcome(try_socket, family, type)
+    return Kit.outcome(lambda: socket.socket(family, type).close())
 
 
 @case(

@@ -15,11 +15,19 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from conformance.backends import Socket
-from conformance.case import case, linux, posix, seed
-from conformance.kit import DEADLINE_S, Kit, errno_name
+from conformance.api import (
+    DEADLINE_S,
+    Kit,
+    Socket,
+    case,
+    check,
+    errno_name,
+    linux,
+    posix,
+    seed,
+    settings_for,
+)
 from conformance.model import Model, Oracle, Sock
-from conformance.search import check, settings_for
 
 
 def lifecycle_machine(kit: Kit, oracle: Oracle) -> type[RuleBasedStateMachine]:

@@ -7,12 +7,23 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from conformance.axes import ALL_FAMILIES, BACKENDS, INET
-from conformance.backends import Socket
-from conformance.case import case, freebsd, linux, mslearn, posix, seed
-from conformance.errors import DeadlineExceeded
-from conformance.kit import DEADLINE_S, Kit, errno_name
-from conformance.observe import BlockedCall
+from conformance.api import (
+    ALL_FAMILIES,
+    BACKENDS,
+    DEADLINE_S,
+    INET,
+    BlockedCall,
+    DeadlineExceeded,
+    Kit,
+    Socket,
+    case,
+    errno_name,
+    freebsd,
+    linux,
+    mslearn,
+    posix,
+    seed,
+)
 
 # Python sets SIGPIPE to SIG_IGN at start-up, so an EPIPE cannot kill the
 # run; MSG_NOSIGNAL (where the platform has it) also keeps the libc backend

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.axes import ALL_FAMILIES, BACKENDS, INET
-from conformance.case import case, darwin, freebsd, linux, mslearn, posix, seed
-from conformance.errors import DeadlineExceeded
-from conformance.kit import DEADLINE_S, Kit, errno_name
+from conformance.api import (
+    ALL_FAMILIES,
+    BACKENDS,
+    DEADLINE_S,
+    INET,
+    DeadlineExceeded,
+    Kit,
+    case,
+    darwin,
+    errno_name,
+    freebsd,
+    linux,
+    mslearn,
+    posix,
+    seed,
+)
 
 # A datagram that arrives after the ones under test: once it is read, loopback
 # has delivered (or dropped) everything sent before it on the same path.

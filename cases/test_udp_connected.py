@@ -5,11 +5,24 @@ from __future__ import annotations
 import select
 from typing import Any
 
-from conformance.axes import BACKENDS, INET
-from conformance.backends import Socket
-from conformance.case import Citation, case, darwin, freebsd, linux, mslearn, posix, seed
-from conformance.errors import DeadlineExceeded, Unsupported
-from conformance.kit import DEADLINE_S, Kit, errno_name
+from conformance.api import (
+    BACKENDS,
+    DEADLINE_S,
+    INET,
+    Citation,
+    DeadlineExceeded,
+    Kit,
+    Socket,
+    Unsupported,
+    case,
+    darwin,
+    errno_name,
+    freebsd,
+    linux,
+    mslearn,
+    posix,
+    seed,
+)
 
 # Microsoft Learn keeps recv() under winsock.h, not winsock2.h as mslearn() assumes.
 MS_RECV = Citation(

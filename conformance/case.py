@@ -25,6 +25,9 @@ LEVELS = ("must", "should", "may", "platform-defined")
 SEARCH_AREAS = ("props", "state")
 
 CASE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+# A specification entry a case asserts: source, page, condition
+# (``posix:connect:EALREADY``, ``linux:unix.7:ENOENT``, ``posix:recv:MSG_PEEK``).
+SPEC_ENTRY = re.compile(r"^(posix|linux|freebsd|darwin|windows):[a-z0-9_.]+:[A-Za-z0-9_.-]+$")
 
 # Which capability a parameter value needs; probed once per process (platform.py).
 AXIS_CAPABILITIES: dict[tuple[str, str], str] = {
@@ -106,6 +109,7 @@ class CaseInfo:
     level: str
     citations: tuple[Citation, ...]
     params: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    asserts: tuple[str, ...] = ()
     module: str = ""
     function: str = ""
     file: str = ""
@@ -122,6 +126,7 @@ class CaseInfo:
             "area": self.area,
             "params": {k: list(v) for k, v in self.params.items()},
             "citations": [c.to_json() for c in self.citations],
+            "asserts": list(self.asserts),
         }
 
 
@@ -138,19 +143,29 @@ def case(
     cites: Sequence[Citation],
     level: str = "must",
     params: Mapping[str, Iterable[str]] | None = None,
+    asserts: Sequence[str] = (),
 ) -> Callable[[Callable[..., dict[str, Any]]], Callable[..., dict[str, Any]]]:
-    """Declare a conformance case; see the module docstring."""
+    """Declare a conformance case; see the module docstring.
+
+    ``asserts`` names the specification entries the case checks (``SPEC_ENTRY``);
+    ``socket-conformance coverage`` counts them against the specifications' lists.
+    """
     if not CASE_ID.match(id):
         raise ValueError(f"case id must be dotted lower-case words, got {id!r}")
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, got {level!r} for {id}")
     if not cites:
         raise ValueError(f"case {id} has no citation")
+    bad = [a for a in asserts if not SPEC_ENTRY.match(a)]
+    if bad:
+        raise ValueError(
+            f"case {id}: asserts entries must look like 'posix:connect:EALREADY', got {bad}"
+        )
     axes = {axis: tuple(values) for axis, values in (params or {}).items()}
 
     def decorate(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
         info = CaseInfo(
-            id, title, level, tuple(cites), axes, fn.__module__, fn.__name__,
+            id, title, level, tuple(cites), axes, tuple(asserts), fn.__module__, fn.__name__,
             fn.__code__.co_filename,
         )
         known = CATALOGUE.get(id)

@@ -70,6 +70,17 @@ def can_unshare_net() -> bool:
     return os.waitstatus_to_exitcode(status) == 0
 
 
+def try_socket(family: int, type: int, proto: int = 0) -> None:
+    """socket() with raw numbers, closed at once; raises OSError with the errno."""
+    lib = _lib()
+    lib.close(_check(lib.socket(family, type, proto)))
+
+
+def bind_sockaddr(fd: int, sockaddr: bytes) -> None:
+    """bind() with ready-made sockaddr bytes, whatever family they carry."""
+    _check(_lib().bind(fd, sockaddr, len(sockaddr)))
+
+
 def _check(rc: int) -> int:
     if rc < 0:
         err = ctypes.get_errno()

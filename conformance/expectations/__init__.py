@@ -1,7 +1,9 @@
 """Documented behaviour per platform family, kept as data apart from the cases.
 
 One TOML file per family (``linux.toml``, ``darwin.toml``, ``freebsd.toml``,
-``windows.toml``) plus ``posix.toml``, the portable baseline. Each case id is an
+``windows.toml``) plus ``posix.toml``, the portable baseline; a family may add
+fragments in a folder of its name (``linux/recv.toml``), read after its file in
+name order, one per area so that areas are edited apart. Each case id is an
 array of tables; the first entry whose ``when`` holds for the platform and the
 instance's parameters decides::
 
@@ -177,11 +179,19 @@ def data_dir() -> Path:
 
 
 def load_family(family: str, directory: Path | None = None) -> ExpectationSet:
-    """The expectations of a platform family; an absent file is an empty set."""
-    path = (directory or data_dir()) / f"{family}.toml"
-    if not path.exists():
-        return ExpectationSet(family, {})
-    return load_file(path, family)
+    """The expectations of a platform family: ``<family>.toml``, then ``<family>/*.toml``.
+
+    Absent files are an empty set. The same case id in two files keeps both
+    lists of entries, the earlier file's first.
+    """
+    base = directory or data_dir()
+    paths = [base / f"{family}.toml", *sorted((base / family).glob("*.toml"))]
+    entries: dict[str, list[Expectation]] = {}
+    for path in paths:
+        if path.is_file():
+            for case_id, found in load_file(path, family).entries.items():
+                entries.setdefault(case_id, []).extend(found)
+    return ExpectationSet(family, entries)
 
 
 def load_all(directory: Path | None = None) -> dict[str, ExpectationSet]:

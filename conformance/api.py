@@ -1,0 +1,36 @@
+"""The public interface for case authors: everything a case module imports.
+
+A case is a function decorated with :func:`case` that gets a :class:`Kit`
+(sockets of the instance's backend, closed at teardown; loopback addresses;
+errno names; waits with deadlines) and returns an observation. Cases in this
+repository and in users' own case directories import from here only, so the
+modules behind it may change without breaking them.
+"""
+
+from conformance.axes import ALL_FAMILIES, BACKENDS, BLOCKING, INET, TYPES
+from conformance.backends import FAMILY, TYPE, Address, Socket
+from conformance.backends.libc import bind_sockaddr, pack_sockaddr, try_socket
+from conformance.case import Citation, case, darwin, freebsd, linux, mslearn, posix, seed
+from conformance.ephemeral import port_range
+from conformance.errors import DeadlineExceeded, HarnessError, Unsupported
+from conformance.kit import DEADLINE_S, LOOPBACK, WILDCARD, Kit, errno_name
+from conformance.observe import BlockedCall, prove_blocked
+from conformance.search import check, settings_for
+from conformance.topology import (
+    ADDRESSES,
+    HOST,
+    PEER,
+    Topology,
+    TopologyUnavailable,
+    name_of,
+    open_or_skip,
+)
+
+__all__ = [
+    "ADDRESSES", "ALL_FAMILIES", "BACKENDS", "BLOCKING", "DEADLINE_S", "FAMILY", "HOST",
+    "INET", "LOOPBACK", "PEER", "TYPE", "TYPES", "WILDCARD", "Address", "BlockedCall",
+    "Citation", "DeadlineExceeded", "HarnessError", "Kit", "Socket", "Topology",
+    "TopologyUnavailable", "Unsupported", "bind_sockaddr", "case", "check", "darwin",
+    "errno_name", "freebsd", "linux", "mslearn", "name_of", "open_or_skip", "pack_sockaddr",
+    "port_range", "posix", "prove_blocked", "seed", "settings_for", "try_socket",
+]
