@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import socket
 from typing import Any
 
 from conformance.api import (
@@ -172,7 +171,7 @@ def test_nonblocking_in_progress(family: str, backend: str, kit: Kit) -> dict[st
     client.set_nonblocking(True)
     started = kit.outcome(client.connect, listener.getsockname())
     writable = kit.writable(client, DEADLINE_S)
-    so_error = client.getsockopt_int(socket.SOL_SOCKET, socket.SO_ERROR)
+    so_error = client.getsockopt("SO_ERROR")
     return {
         "connect": started,
         "writable": writable,

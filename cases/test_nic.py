@@ -17,7 +17,6 @@ delivered".
 from __future__ import annotations
 
 import select
-import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -89,7 +88,7 @@ def _connect_within(client: Any, addr: tuple[str, int]) -> str:
         _, w, _ = select.select([], [client.fileno()], [], DEADLINE_S)
         if not w:
             raise DeadlineExceeded(f"connect({addr}): no answer within {DEADLINE_S}s") from None
-        err = client.getsockopt_int(socket.SOL_SOCKET, socket.SO_ERROR)
+        err = client.getsockopt("SO_ERROR")
         if err:
             return errno_name(OSError(err, ""))
     finally:

@@ -143,7 +143,7 @@ def _datagram_edge(kit: Kit, family: str, receiver: Socket) -> tuple[int, str]:
 def test_datagram_integrity(family: str, kit: Kit) -> dict[str, Any]:
     """Datagrams of 0..edge bytes each arrive exactly once and whole; past the edge, an errno."""
     receiver = kit.bound(family, "dgram")
-    receiver.setsockopt_int(*_rcvbuf(1 << 20))
+    receiver.setsockopt("SO_RCVBUF", 1 << 20)
     edge, past = _datagram_edge(kit, family, receiver)
     sender = kit.bound(family, "dgram")
     dest = receiver.getsockname()
@@ -163,12 +163,6 @@ def test_datagram_integrity(family: str, kit: Kit) -> dict[str, Any]:
         )
 
     return {**check(datagrams), "edge": edge, "past_edge": past}
-
-
-def _rcvbuf(size: int) -> tuple[int, int, int]:
-    import socket
-
-    return socket.SOL_SOCKET, socket.SO_RCVBUF, size
 
 
 SENDERS = ("peer", "foreign1", "foreign2", "foreign3")

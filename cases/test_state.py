@@ -172,7 +172,7 @@ def lifecycle_machine(kit: Kit, oracle: Oracle) -> type[RuleBasedStateMachine]:
 
 
 # Python ignores SIGPIPE already; the flag keeps the libc path just as safe.
-_NOSIGNAL = getattr(socket, "MSG_NOSIGNAL", 0)
+_NOSIGNAL = ("MSG_NOSIGNAL",) if hasattr(socket, "MSG_NOSIGNAL") else ()
 
 
 def run_lifecycle(kit: Kit, oracle: Oracle, examples: int = 30, steps: int = 12) -> dict[str, Any]:

@@ -15,9 +15,10 @@ left open; the plugin separately checks that nothing escaped it.
 from __future__ import annotations
 
 import socket as _socket
+from collections.abc import Collection
 from typing import Any, Protocol
 
-from conformance.errors import HarnessError
+from conformance.errors import HarnessError, Unsupported
 
 Address = Any
 BACKENDS = ("python", "libc")
@@ -27,6 +28,55 @@ if hasattr(_socket, "AF_UNIX"):
     FAMILY["unix"] = _socket.AF_UNIX
 TYPE = {"stream": _socket.SOCK_STREAM, "dgram": _socket.SOCK_DGRAM}
 SHUT = {"rd": _socket.SHUT_RD, "wr": _socket.SHUT_WR, "rdwr": _socket.SHUT_RDWR}
+
+# Message flags and socket options cross the Socket protocol by name
+# ("MSG_PEEK", "SO_REUSEADDR"), never by number: their values differ between
+# platforms and stacks, and a backend for another stack maps the names itself.
+Flags = Collection[str]
+# An option's level follows from its name's prefix.
+_OPTION_LEVELS = (
+    ("SO_", "SOL_SOCKET"), ("TCP_", "IPPROTO_TCP"), ("IPV6_", "IPPROTO_IPV6"),
+    ("IP_", "IPPROTO_IP"),
+)
+# Options whose value is not an int: SO_LINGER is (on, seconds).
+OptionValue = int | tuple[int, int]
+
+
+def flag_bits(flags: Flags) -> int:
+    """The host's bits for flag names; a name this platform lacks is ``unsupported``."""
+    bits = 0
+    for name in flags:
+        if not name.startswith("MSG_"):
+            raise HarnessError(f"{name!r} is not a message flag name (MSG_...)")
+        value = getattr(_socket, name, None)
+        if value is None:
+            raise Unsupported(f"{name} is not defined on this platform")
+        bits |= value
+    return bits
+
+
+def option_numbers(name: str) -> tuple[int, int]:
+    """(level, optname) of a socket option name on this host; absent is ``unsupported``."""
+    for prefix, level in _OPTION_LEVELS:
+        if name.startswith(prefix):
+            number = getattr(_socket, name, None)
+            if number is None:
+                raise Unsupported(f"socket option {name} is not defined on this platform")
+            return getattr(_socket, level), number
+    raise HarnessError(f"{name!r} is not a socket option name (SO_, TCP_, IP_, IPV6_)")
+
+
+def pack_option(name: str, value: OptionValue) -> bytes:
+    """The option's C value: an int, or SO_LINGER's struct linger."""
+    import struct
+
+    if name == "SO_LINGER":
+        if not isinstance(value, tuple):
+            raise HarnessError("SO_LINGER takes (on, seconds)")
+        return struct.pack("ii", *value)
+    if isinstance(value, tuple):
+        raise HarnessError(f"{name} takes an int")
+    return struct.pack("i", value)
 
 
 class Socket(Protocol):
@@ -40,18 +90,20 @@ class Socket(Protocol):
     def accept(self) -> tuple[Socket, Address]: ...
     def connect(self, addr: Address) -> None: ...
     def connect_unspec(self) -> None: ...
-    def send(self, data: bytes, flags: int = 0) -> int: ...
-    def sendto(self, data: bytes, addr: Address | None) -> int: ...
-    def recv(self, n: int, flags: int = 0) -> bytes: ...
-    def recvfrom(self, n: int, *, want_address: bool = True) -> tuple[bytes, Address | None]: ...
+    def send(self, data: bytes, flags: Flags = ()) -> int: ...
+    def sendto(self, data: bytes, addr: Address | None, flags: Flags = ()) -> int: ...
+    def recv(self, n: int, flags: Flags = ()) -> bytes: ...
+    def recvfrom(
+        self, n: int, flags: Flags = (), *, want_address: bool = True
+    ) -> tuple[bytes, Address | None]: ...
     def recvmsg(self, n: int) -> tuple[bytes, bool]: ...
     def getsockname(self) -> Address: ...
     def getpeername(self) -> Address: ...
     def shutdown(self, how: str) -> None: ...
     def set_nonblocking(self, flag: bool) -> None: ...
     def is_nonblocking(self) -> bool: ...
-    def setsockopt_int(self, level: int, name: int, value: int) -> None: ...
-    def getsockopt_int(self, level: int, name: int) -> int: ...
+    def setsockopt(self, name: str, value: OptionValue) -> None: ...
+    def getsockopt(self, name: str) -> int: ...
     def close(self) -> None: ...
 
 

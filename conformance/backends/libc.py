@@ -17,7 +17,18 @@ import socket
 import struct
 import sys
 
-from conformance.backends import FAMILY, SHUT, TYPE, Address, Tracker
+from conformance.backends import (
+    FAMILY,
+    SHUT,
+    TYPE,
+    Address,
+    Flags,
+    OptionValue,
+    Tracker,
+    flag_bits,
+    option_numbers,
+    pack_option,
+)
 from conformance.backends.guard import check_destination
 from conformance.errors import Unsupported
 
@@ -174,30 +185,33 @@ class LibcSocket:
         sa = _family_header(_AF_UNSPEC, 16) + bytes(14)
         _check(_lib().connect(self._fd, sa, len(sa)))
 
-    def send(self, data: bytes, flags: int = 0) -> int:
-        return _check(_lib().send(self._fd, data, len(data), flags))
+    def send(self, data: bytes, flags: Flags = ()) -> int:
+        return _check(_lib().send(self._fd, data, len(data), flag_bits(flags)))
 
-    def sendto(self, data: bytes, addr: Address | None) -> int:
+    def sendto(self, data: bytes, addr: Address | None, flags: Flags = ()) -> int:
+        bits = flag_bits(flags)
         if addr is None:
-            return _check(_lib().sendto(self._fd, data, len(data), 0, None, 0))
+            return _check(_lib().sendto(self._fd, data, len(data), bits, None, 0))
         check_destination(self.family, addr, self._fd)
         sa = pack_sockaddr(self.family, addr)
-        return _check(_lib().sendto(self._fd, data, len(data), 0, sa, len(sa)))
+        return _check(_lib().sendto(self._fd, data, len(data), bits, sa, len(sa)))
 
-    def recv(self, n: int, flags: int = 0) -> bytes:
+    def recv(self, n: int, flags: Flags = ()) -> bytes:
         buf = ctypes.create_string_buffer(max(n, 1))
-        got = _check(_lib().recv(self._fd, buf, n, flags))
+        got = _check(_lib().recv(self._fd, buf, n, flag_bits(flags)))
         return buf.raw[: min(got, n)]
 
-    def recvfrom(self, n: int, *, want_address: bool = True) -> tuple[bytes, Address | None]:
+    def recvfrom(
+        self, n: int, flags: Flags = (), *, want_address: bool = True
+    ) -> tuple[bytes, Address | None]:
         buf = ctypes.create_string_buffer(max(n, 1))
         if not want_address:
-            got = _check(_lib().recvfrom(self._fd, buf, n, 0, None, None))
+            got = _check(_lib().recvfrom(self._fd, buf, n, flag_bits(flags), None, None))
             return buf.raw[:got], None
-        data, addr, _ = self.recvfrom_addrlen(n)
+        data, addr, _ = self.recvfrom_addrlen(n, flags)
         return data, addr
 
-    def recvfrom_addrlen(self, n: int) -> tuple[bytes, Address | None, int]:
+    def recvfrom_addrlen(self, n: int, flags: Flags = ()) -> tuple[bytes, Address | None, int]:
         """recvfrom() that also returns the address length the kernel wrote back.
 
         unpack_sockaddr() maps both "no address" (length 0) and a zeroed
@@ -206,7 +220,7 @@ class LibcSocket:
         buf = ctypes.create_string_buffer(max(n, 1))
         sa = ctypes.create_string_buffer(_SOCKADDR_STORAGE)
         ln = ctypes.c_uint32(_SOCKADDR_STORAGE)
-        got = _check(_lib().recvfrom(self._fd, buf, n, 0, sa, ctypes.byref(ln)))
+        got = _check(_lib().recvfrom(self._fd, buf, n, flag_bits(flags), sa, ctypes.byref(ln)))
         return buf.raw[:got], unpack_sockaddr(sa.raw, ln.value), ln.value
 
     def recvmsg(self, n: int) -> tuple[bytes, bool]:
@@ -244,14 +258,16 @@ class LibcSocket:
 
         return bool(_check(_lib().fcntl(self._fd, fcntl.F_GETFL, 0)) & os.O_NONBLOCK)
 
-    def setsockopt_int(self, level: int, name: int, value: int) -> None:
-        v = ctypes.c_int(value)
-        _check(_lib().setsockopt(self._fd, level, name, ctypes.byref(v), 4))
+    def setsockopt(self, name: str, value: OptionValue) -> None:
+        level, number = option_numbers(name)
+        raw = pack_option(name, value)
+        _check(_lib().setsockopt(self._fd, level, number, raw, len(raw)))
 
-    def getsockopt_int(self, level: int, name: int) -> int:
+    def getsockopt(self, name: str) -> int:
+        level, number = option_numbers(name)
         v = ctypes.c_int(0)
         ln = ctypes.c_uint32(4)
-        _check(_lib().getsockopt(self._fd, level, name, ctypes.byref(v), ctypes.byref(ln)))
+        _check(_lib().getsockopt(self._fd, level, number, ctypes.byref(v), ctypes.byref(ln)))
         return v.value
 
     def close(self) -> None:

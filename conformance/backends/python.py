@@ -10,7 +10,19 @@ from __future__ import annotations
 import os
 import socket
 
-from conformance.backends import FAMILY, SHUT, TYPE, Address, Tracker, normalize
+from conformance.backends import (
+    FAMILY,
+    SHUT,
+    TYPE,
+    Address,
+    Flags,
+    OptionValue,
+    Tracker,
+    flag_bits,
+    normalize,
+    option_numbers,
+    pack_option,
+)
 from conformance.backends.guard import check_destination
 from conformance.errors import Unsupported
 
@@ -50,22 +62,24 @@ class PySocket:
     def connect_unspec(self) -> None:
         raise Unsupported("the socket module cannot connect() with AF_UNSPEC; use backend=libc")
 
-    def send(self, data: bytes, flags: int = 0) -> int:
-        return self._s.send(data, flags)
+    def send(self, data: bytes, flags: Flags = ()) -> int:
+        return self._s.send(data, flag_bits(flags))
 
-    def sendto(self, data: bytes, addr: Address | None) -> int:
+    def sendto(self, data: bytes, addr: Address | None, flags: Flags = ()) -> int:
         if addr is None:
             raise Unsupported("the socket module cannot pass a NULL address to sendto()")
         check_destination(self.family, addr, self._s.fileno())
-        return self._s.sendto(data, addr)
+        return self._s.sendto(data, flag_bits(flags), addr)
 
-    def recv(self, n: int, flags: int = 0) -> bytes:
-        return self._s.recv(n, flags)
+    def recv(self, n: int, flags: Flags = ()) -> bytes:
+        return self._s.recv(n, flag_bits(flags))
 
-    def recvfrom(self, n: int, *, want_address: bool = True) -> tuple[bytes, Address | None]:
+    def recvfrom(
+        self, n: int, flags: Flags = (), *, want_address: bool = True
+    ) -> tuple[bytes, Address | None]:
         if not want_address:
             raise Unsupported("the socket module always passes an address buffer to recvfrom()")
-        data, addr = self._s.recvfrom(n)
+        data, addr = self._s.recvfrom(n, flag_bits(flags))
         return data, (None if addr is None else normalize(self.family, addr))
 
     def recvmsg(self, n: int) -> tuple[bytes, bool]:
@@ -89,11 +103,12 @@ class PySocket:
 
         return bool(fcntl.fcntl(self._s.fileno(), fcntl.F_GETFL) & os.O_NONBLOCK)
 
-    def setsockopt_int(self, level: int, name: int, value: int) -> None:
-        self._s.setsockopt(level, name, value)
+    def setsockopt(self, name: str, value: OptionValue) -> None:
+        level, number = option_numbers(name)
+        self._s.setsockopt(level, number, pack_option(name, value))
 
-    def getsockopt_int(self, level: int, name: int) -> int:
-        return self._s.getsockopt(level, name)
+    def getsockopt(self, name: str) -> int:
+        return self._s.getsockopt(*option_numbers(name))
 
     def close(self) -> None:
         self._s.close()
