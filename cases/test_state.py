@@ -195,5 +195,5 @@ def run_lifecycle(kit: Kit, oracle: Oracle, examples: int = 30, steps: int = 12)
 )
 def test_socket_lifecycle(kit: Kit, expectations: Any) -> dict[str, Any]:
     """Every step of a random lifecycle returns an outcome the model allows."""
-    family, platform = expectations
-    return run_lifecycle(kit, Oracle(family, platform))
+    documented, platform = expectations
+    return run_lifecycle(kit, Oracle(documented, platform))

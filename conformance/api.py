@@ -10,11 +10,11 @@ modules behind it may change without breaking them.
 from conformance.axes import ALL_FAMILIES, BACKENDS, BLOCKING, INET, TYPES
 from conformance.backends import FAMILY, TYPE, Address, Socket
 from conformance.backends.libc import bind_sockaddr, pack_sockaddr, try_socket
+from conformance.blocking import BlockedCall, prove_blocked
 from conformance.case import Citation, case, darwin, freebsd, linux, mslearn, posix, seed
 from conformance.ephemeral import port_range
 from conformance.errors import DeadlineExceeded, HarnessError, Unsupported
 from conformance.kit import DEADLINE_S, LOOPBACK, WILDCARD, Kit, errno_name
-from conformance.observe import BlockedCall, prove_blocked
 from conformance.search import check, settings_for
 from conformance.topology import (
     ADDRESSES,

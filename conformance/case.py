@@ -29,7 +29,7 @@ CASE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 # (``posix:connect:EALREADY``, ``linux:unix.7:ENOENT``, ``posix:recv:MSG_PEEK``).
 SPEC_ENTRY = re.compile(r"^(posix|linux|freebsd|darwin|windows):[a-z0-9_.]+:[A-Za-z0-9_.-]+$")
 
-# Which capability a parameter value needs; probed once per process (platform.py).
+# Which capability a parameter value needs; probed once per process (probe.py).
 AXIS_CAPABILITIES: dict[tuple[str, str], str] = {
     ("family", "inet6"): "ipv6",
     ("family", "unix"): "af_unix",

@@ -127,7 +127,7 @@ class Kit:
         at the deadline shutdown() aborts the attempt so no thread outlives
         the case. A failed connect() raises its OSError here, in the caller.
         """
-        from conformance.observe import BlockedCall
+        from conformance.blocking import BlockedCall
 
         call = BlockedCall(lambda: sock.connect(addr)).start()
         if not call.wait(timeout):

@@ -32,11 +32,11 @@ class Oracle:
 
     def __init__(
         self,
-        family: ExpectationSet | None = None,
+        documented: ExpectationSet | None = None,
         platform: Mapping[str, Any] | None = None,
         overrides: Mapping[str, frozenset[str]] | None = None,
     ):
-        self.family = family
+        self.documented = documented
         self.platform = platform or {}
         self.overrides = dict(overrides or {})
 
@@ -46,9 +46,9 @@ class Oracle:
         """What ``step`` may return: an override, else the platform's errno, else POSIX's."""
         if step in self.overrides:
             return self.overrides[step]
-        if case_id and self.family is not None:
+        if case_id and self.documented is not None:
             params = {"family": "inet", "backend": "python", "type": "stream"}
-            exp = self.family.lookup(case_id, self.platform, params)
+            exp = self.documented.lookup(case_id, self.platform, params)
             if exp is not None:
                 errnos = frozenset(a["errno"] for a in exp.accept if "errno" in a)
                 if errnos:

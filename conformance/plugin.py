@@ -32,11 +32,11 @@ class _State:
     """Session-wide data: the platform and its expectations, loaded once per process."""
 
     def __init__(self, config: pytest.Config):
-        from conformance import expectations, platform
+        from conformance import expectations, probe
 
         self.stack = _option(config, options.STACK) or "host"
         exp_dir = _option(config, options.EXPECTATIONS)
-        self.platform = platform.fingerprint(self.stack)
+        self.platform = probe.fingerprint(self.stack)
         # What expectations are matched against, built once rather than per instance.
         self.platform_json = self.platform.to_json()
         try:

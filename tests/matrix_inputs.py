@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conformance.platform import fingerprint
+from conformance.probe import fingerprint
 from conformance.report import model
 
 # Cases of the Foundation issue: stable ids whose rows the tests reshape.

@@ -11,7 +11,7 @@ import pytest
 
 from conformance import cli
 from conformance.errors import ReportError
-from conformance.platform import Platform, fingerprint
+from conformance.probe import Platform, fingerprint
 from conformance.report import gate, model
 
 EXPECTED = {"accept": [{"errno": "EAGAIN"}], "source": "fake(2)", "url": None, "when": {},

@@ -30,7 +30,7 @@ import threading
 
 from conformance.case import case, posix
 from conformance.errors import DeadlineExceeded
-from conformance.observe import BlockedCall
+from conformance.blocking import BlockedCall
 
 CITE = [posix("accept")]
 DEADLINE_S = {DEADLINE_S}

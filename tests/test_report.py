@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conformance.errors import ReportError
-from conformance.platform import fingerprint
+from conformance.probe import fingerprint
 from conformance.report import model, write
 
 

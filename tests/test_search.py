@@ -11,7 +11,7 @@ from conformance.backends import Tracker
 from conformance.errors import UsageError
 from conformance.kit import Kit
 from conformance.model import Oracle
-from conformance.platform import fingerprint
+from conformance.probe import fingerprint
 
 
 @pytest.fixture
@@ -63,8 +63,8 @@ def test_a_holding_property_observes_only_that_it_holds():
 
 def _linux_oracle(**overrides):
     plat = fingerprint()
-    fam = expectations.load_family(plat.os)
-    return Oracle(fam, plat.to_json(), {k: frozenset(v) for k, v in overrides.items()})
+    documented = expectations.load_family(plat.os)
+    return Oracle(documented, plat.to_json(), {k: frozenset(v) for k, v in overrides.items()})
 
 
 @pytest.mark.skipif(not fingerprint().os == "linux", reason="the shipped model is checked on Linux")

@@ -100,7 +100,7 @@ def preflight(args: argparse.Namespace) -> dict[str, Any] | None:
         return None
     baseline = load(args.baseline, "baseline")
     if args.platform == "host":
-        from conformance.platform import fingerprint
+        from conformance.probe import fingerprint
 
         gate.same_platform(baseline["platform"], fingerprint("host").to_json())
     elif baseline["platform"]["stack"] != args.platform:

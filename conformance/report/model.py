@@ -12,7 +12,7 @@ from typing import Any
 
 from conformance import __version__
 from conformance.errors import ReportError
-from conformance.platform import Platform
+from conformance.probe import Platform
 from conformance.verdict import VERDICTS
 
 SCHEMA = "socket-conformance/report/1"

@@ -50,9 +50,9 @@ class Journal:
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         """Describe the platform first: even a report salvaged from a crash needs its id."""
-        from conformance import platform
+        from conformance import probe
 
-        self.write({"platform": platform.fingerprint(self.stack).to_json()})
+        self.write({"platform": probe.fingerprint(self.stack).to_json()})
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Record the case instances this shard will run."""

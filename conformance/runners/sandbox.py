@@ -314,7 +314,7 @@ def finish(
 
 def platform_of(runner: Runner, shards: list[Shard]) -> Any:
     """The platform as the first guest to describe itself saw it (all run one build)."""
-    from conformance import platform as plat
+    from conformance import probe as plat
 
     found = next((e["platform"] for s in shards for e in s.entries if "platform" in e), None)
     return plat.Platform(**found) if found else fallback_platform(runner)
@@ -416,7 +416,7 @@ def fallback_platform(runner: Runner) -> Any:
     """The platform as far as the host can tell, when the guest never described itself."""
     import platform as _pl
 
-    from conformance import platform as plat
+    from conformance import probe as plat
 
     kernel = runner.kernel_hint() or "unknown"
     arch = _pl.machine().lower() or "unknown"
