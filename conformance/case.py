@@ -177,7 +177,7 @@ def case(
                 f"and {info.module}.{info.function}"
             )
         CATALOGUE[id] = info
-        marked = pytest.mark.conformance_case(info)(fn)
+        marked: Callable[..., dict[str, Any]] = pytest.mark.conformance_case(info)(fn)
         # Applied in declaration order, the instance id reads the same way:
         # [family=inet-backend=libc].
         for axis, values in axes.items():

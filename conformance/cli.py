@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        return importlib.import_module(f"conformance.commands.{args.command}").main(args)
+        code: int = importlib.import_module(f"conformance.commands.{args.command}").main(args)
+        return code
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

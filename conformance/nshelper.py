@@ -21,6 +21,14 @@ import sys
 import time
 from collections.abc import Callable
 
+# Not ``from typing import TYPE_CHECKING``: typing is one more module to read
+# at each start, and type checkers honour this spelling too.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TypeAlias
+
+    Msg: TypeAlias = dict[str, Any]  # one request or reply, as marshal carries it
+
 HOST, PEER = "host", "peer"
 
 # The multi-homed host's two cards (A, B) and the peer host's ends of the two
@@ -166,7 +174,8 @@ def _ifreq(probe: socket.socket, request: int, ifname: str, flags: int = 0) -> i
     import fcntl
 
     req = struct.pack("16sh14x", ifname.encode(), flags)
-    return struct.unpack_from("16sh", fcntl.ioctl(probe.fileno(), request, req))[1]
+    flags_out: int = struct.unpack_from("16sh", fcntl.ioctl(probe.fileno(), request, req))[1]
+    return flags_out
 
 
 def _lo_up() -> None:
@@ -242,7 +251,7 @@ def _build(peer: bool, ip: str | None, libc: _Libc, fds: dict[str, int]) -> dict
     return {"icmp_ratelimit": icmp}
 
 
-def _in_namespace(msg: dict) -> tuple[dict, int | None]:
+def _in_namespace(msg: Msg) -> tuple[Msg, int | None]:
     """Serve ``socket`` or ``sysctl`` in the current namespace: the reply and a descriptor."""
     if msg["op"] == "socket":
         return {"ok": True}, socket.socket(msg["family"], msg["type"]).detach()
@@ -261,8 +270,8 @@ def _sysctl(name: str, value: str | None = None) -> str:
         return " ".join(f.read().split())
 
 
-def _reply(conn: socket.socket, msg: dict,
-           do: Callable[[dict], tuple[dict, int | None]]) -> None:
+def _reply(conn: socket.socket, msg: Msg,
+           do: Callable[[Msg], tuple[Msg, int | None]]) -> None:
     """Answer ``msg`` on ``conn`` with what ``do(msg)`` returns, or with its failure."""
     fd = None
     try:
@@ -326,7 +335,7 @@ class _Child:
             _reply(conn, marshal.loads(data), _in_namespace)
         return 0
 
-    def ask(self, msg: dict) -> tuple[dict, int | None]:
+    def ask(self, msg: Msg) -> tuple[Msg, int | None]:
         self.conn.send(marshal.dumps(msg))
         data, fds, _, _ = socket.recv_fds(self.conn, 65536, 1)
         if not data:
@@ -359,12 +368,12 @@ class _Server:
             return  # the client gave up before asking
         _reply(conn, marshal.loads(data), self._do)
 
-    def _do(self, msg: dict) -> tuple[dict, int | None]:
+    def _do(self, msg: Msg) -> tuple[Msg, int | None]:
         if msg["op"] == "sysctl" and msg["value"] is not None:
             return self._private_write(msg)
         return self._dispatch(msg)
 
-    def _dispatch(self, msg: dict) -> tuple[dict, int | None]:
+    def _dispatch(self, msg: Msg) -> tuple[Msg, int | None]:
         if not self.setns:
             return self._do_forked(msg)
         try:
@@ -373,7 +382,7 @@ class _Server:
             # Never stay in a topology's namespace: release must be able to end it.
             self.libc.setns(self.base)
 
-    def _private_write(self, msg: dict) -> tuple[dict, int | None]:
+    def _private_write(self, msg: Msg) -> tuple[Msg, int | None]:
         """Write a sysctl in a topology's namespace only if that leaves the base's alone.
 
         A stack whose sysctl is one value for every namespace (gVisor's
@@ -396,7 +405,7 @@ class _Server:
         self.topologies[tid] = topology
         return tid
 
-    def _do_setns(self, msg: dict) -> tuple[dict, int | None]:
+    def _do_setns(self, msg: Msg) -> tuple[Msg, int | None]:
         op = msg["op"]
         if op == "build":
             fds: dict[str, int] = {}
@@ -409,20 +418,20 @@ class _Server:
             inodes = {ns: os.fstat(fd).st_ino for ns, fd in fds.items()}
             return {"ok": True, "id": self._new_id(fds), "netns": inodes, **extra}, None
         if op == "release":
-            fds = self.topologies.pop(msg["id"], {})
-            assert isinstance(fds, dict)
-            for fd in fds.values():
+            released = self.topologies.pop(msg["id"], {})
+            assert isinstance(released, dict)
+            for fd in released.values():
                 os.close(fd)
             return {"ok": True}, None
         try:
-            fds = self.topologies[msg["id"]]
-            assert isinstance(fds, dict)
-            self.libc.setns(fds[msg["ns"]])
+            namespaces = self.topologies[msg["id"]]
+            assert isinstance(namespaces, dict)
+            self.libc.setns(namespaces[msg["ns"]])
         except KeyError:
             raise Unavailable(f"no namespace {msg['ns']!r} in topology {msg['id']}") from None
         return _in_namespace(msg)
 
-    def _do_forked(self, msg: dict) -> tuple[dict, int | None]:
+    def _do_forked(self, msg: Msg) -> tuple[Msg, int | None]:
         op = msg["op"]
         if op == "build":
             if msg["peer"]:
@@ -431,14 +440,14 @@ class _Server:
             child = _Child(self.libc, self.keep_out)
             return {"ok": True, "id": self._new_id(child), "netns": {HOST: child.inode}}, None
         if op == "release":
-            child = self.topologies.pop(msg["id"], None)
-            if isinstance(child, _Child):
-                child.close()
+            released = self.topologies.pop(msg["id"], None)
+            if isinstance(released, _Child):
+                released.close()
             return {"ok": True}, None
-        child = self.topologies.get(msg["id"])
-        if not isinstance(child, _Child) or msg["ns"] != HOST:
+        found = self.topologies.get(msg["id"])
+        if not isinstance(found, _Child) or msg["ns"] != HOST:
             raise Unavailable(f"no namespace {msg['ns']!r} in topology {msg['id']}")
-        return child.ask(msg)
+        return found.ask(msg)
 
 
 def serve(path: str) -> None:
@@ -454,8 +463,9 @@ def serve(path: str) -> None:
         listener.bind(path)
         listener.listen(8)
         os.write(1, marshal.dumps({"ok": True, "userns": userns}))
+        watched: list[int | socket.socket] = [0, listener]
         while True:
-            r, _, _ = select.select([0, listener], [], [])
+            r, _, _ = select.select(watched, [], [])
             if 0 in r and not os.read(0, 4096):
                 return
             if listener in r:

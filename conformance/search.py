@@ -112,7 +112,7 @@ def check(test: Callable[[], None]) -> dict[str, Any]:
         chosen = random.getrandbits(32)
         test = seed_decorator(chosen)(test)
     try:
-        with with_reporter(lines.append):
+        with with_reporter(lambda line: lines.append(str(line))):
             test()
     except (AssertionError, Found) as exc:
         # Recent Hypothesis versions attach the falsifying example to the

@@ -146,7 +146,8 @@ class Helper:
         if not data:
             code = self._proc.wait()
             raise TopologyUnavailable(f"the namespace helper exited with status {code}")
-        return marshal.loads(data)
+        hello: dict[str, Any] = marshal.loads(data)
+        return hello
 
     @property
     def alive(self) -> bool:
@@ -192,7 +193,7 @@ class Helper:
                 raise DeadlineExceeded(
                     f"the namespace helper did not answer {msg['op']} "
                     f"within {deadline}s") from None
-        reply = (marshal.loads(data) if data
+        reply: dict[str, Any] = (marshal.loads(data) if data
                  else {"ok": False, "error": "the namespace helper closed the connection"})
         if not reply.get("ok"):
             for fd in fds:
@@ -331,7 +332,7 @@ class Topology:
         """Read (and first write, if ``value``) a sysctl such as ``net.ipv4.ip_local_port_range``
         inside namespace ``ns``; per-namespace sysctls never touch the host's."""
         reply, _ = self._request({"op": "sysctl", "ns": ns, "name": name, "value": value})
-        return reply["value"]
+        return str(reply["value"])
 
 
 def adopt(fd: int, backend: str, family: str, type: str, tracker: Any) -> Any:

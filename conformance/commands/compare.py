@@ -10,7 +10,7 @@ from conformance import options
 from conformance.errors import UsageError
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cmp = sub.add_parser(
         "compare", help="build the compatibility matrix (matrix.md, matrix.html) from reports",
     )

@@ -22,7 +22,7 @@ STRICT_HELP = "also fail on observation changes and flaky results"
 SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     gate = sub.add_parser(
         "gate", help="compare a report with a baseline: exit 1 on regressions or removed cases",
     )

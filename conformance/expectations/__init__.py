@@ -29,7 +29,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from conformance.errors import ExpectationError
+from conformance.errors import ExpectationError as ExpectationError  # raised by the loaders
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -38,7 +38,8 @@ def case_name(result: dict[str, Any]) -> str:
 
 
 def _classname(result: dict[str, Any]) -> str:
-    return result.get("area") or result["id"].split(".", 1)[0]
+    area: str = result.get("area") or result["id"].split(".", 1)[0]
+    return area
 
 
 def _got_expected(result: dict[str, Any]) -> str:

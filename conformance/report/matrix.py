@@ -179,16 +179,19 @@ def _with_kinds(cell: Cell, kinds: tuple[int, ...]) -> Cell:
     return Cell(cell.state, cell.text, cell.note, kinds, cell.behaviour, cell.accepts)
 
 
-def _signature(cells: Sequence[Cell]) -> tuple[tuple[str, str, str | None, tuple[str, ...]], ...]:
+Signature = tuple[tuple[str, str, str | None, tuple[str, ...]], ...]
+
+
+def _signature(cells: Sequence[Cell]) -> Signature:
     return tuple((c.state, c.text, c.behaviour, c.accepts) for c in cells)
 
 
 def _relevant_axes(axes: list[str], instances: list[dict[str, str]],
-                   sigs: dict[str, tuple]) -> list[str]:
+                   sigs: dict[str, Signature]) -> list[str]:
     """The axes along which some cell changes; the rest are collapsed."""
     relevant = []
     for axis in axes:
-        groups: dict[str, set] = {}
+        groups: dict[str, set[Signature]] = {}
         for p in instances:
             rest = _params_key({k: v for k, v in p.items() if k != axis})
             groups.setdefault(rest, set()).add(sigs[_params_key(p)])
@@ -196,7 +199,7 @@ def _relevant_axes(axes: list[str], instances: list[dict[str, str]],
             relevant.append(axis)
     # With an incomplete grid (an instance missing everywhere) dropping axes one
     # at a time can merge instances that differ: then show every instance.
-    merged: dict[str, set] = {}
+    merged: dict[str, set[Signature]] = {}
     for p in instances:
         merged.setdefault(_canon([p.get(a) for a in relevant]), set()).add(sigs[_params_key(p)])
     return relevant if all(len(s) == 1 for s in merged.values()) else list(axes)

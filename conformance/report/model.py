@@ -68,7 +68,8 @@ def build(platform: Platform, results: list[dict[str, Any]], started: str) -> di
 @cache
 def schema() -> dict[str, Any]:
     text = resources.files("conformance.report").joinpath("schema.json").read_text("utf-8")
-    return json.loads(text)
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
 
 
 def validate(report: Any, name: str = "report") -> None:
@@ -115,4 +116,5 @@ def load(path: Path) -> dict[str, Any]:
         raise ReportError(f"{path}: not JSON ({exc.msg}: line {exc.lineno}); "
                           "truncated or not a report") from None
     validate(data, str(path))
-    return data
+    report: dict[str, Any] = data  # validate() refused anything but a report object
+    return report
