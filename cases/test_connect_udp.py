@@ -9,6 +9,7 @@ from conformance.api import (
     BACKENDS,
     DEADLINE_S,
     INET,
+    LOOPBACK,
     DeadlineExceeded,
     Kit,
     Socket,
@@ -177,10 +178,14 @@ def test_unspec_disconnect(family: str, backend: str, kit: Kit) -> dict[str, Any
         # any unbound socket, so that the foreign sender has somewhere to send.
         sock.sendto(b"rebind", peer.getsockname())
     kit.note(local=list(sock.getsockname()))
-    foreign.sendto(b"foreign", sock.getsockname())
+    # The BSDs reset the local address to the wildcard on dissolving (the port
+    # stays), so the datagrams go to loopback at that port, which reaches the
+    # socket either way; getsockname()'s own address may be 0.0.0.0.
+    here = (LOOPBACK[family], sock.getsockname()[1])
+    foreign.sendto(b"foreign", here)
     # Barrier: the old peer's marker is accepted either way, and loopback keeps
     # the queue in order, so a foreign datagram not seen by then was dropped.
-    peer.sendto(b"marker", sock.getsockname())
+    peer.sendto(b"marker", here)
     got = kit.drain(sock, b"marker")
     return {
         "connect_unspec": dissolve,

@@ -55,8 +55,6 @@ class Kit:
                                    "EPFNOSUPPORT", "EPROTOTYPE"):
                 raise Unsupported(f"socket({family}, {type}) failed: {errno_name(exc)}") from exc
             raise
-        except KeyError as exc:
-            raise Unsupported(f"{family}/{type} is not available on this platform") from exc
 
     def address(self, family: str, port: int = 0, host: str | None = None) -> Address:
         """A bindable address: loopback (or ``host``) and ``port``; a fresh path for unix."""

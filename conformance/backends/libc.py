@@ -54,7 +54,11 @@ def _lib() -> ctypes.CDLL:
         ("recvfrom", (i, p, sz, i, p, lp), ssz), ("getsockname", (i, p, lp), i),
         ("getpeername", (i, p, lp), i), ("shutdown", (i, i), i), ("close", (i,), i),
         ("setsockopt", (i, i, i, p, ctypes.c_uint32), i),
-        ("getsockopt", (i, i, i, p, lp), i), ("fcntl", (i, i, i), i),
+        ("getsockopt", (i, i, i, p, lp), i),
+        # fcntl() is variadic: only its fixed arguments are declared, so ctypes
+        # passes the third the variadic way (on Apple arm64 variadic arguments
+        # go on the stack, and a fixed-argument call would hide the flag).
+        ("fcntl", (i, i), i),
     ):
         fn = getattr(lib, fname)
         fn.argtypes, fn.restype = args, res
@@ -79,6 +83,17 @@ def can_unshare_net() -> bool:
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status) == 0
+
+
+def _fcntl_commands() -> tuple[int, int]:
+    """(F_GETFL, F_SETFL) of this platform; without fcntl the flag is out of reach."""
+    try:
+        import fcntl
+    except ImportError:
+        raise Unsupported(
+            "this platform has no fcntl(): a socket's O_NONBLOCK is out of reach"
+        ) from None
+    return fcntl.F_GETFL, fcntl.F_SETFL
 
 
 def try_socket(family: int, type: int, proto: int = 0) -> None:
@@ -247,16 +262,14 @@ class LibcSocket:
         _check(_lib().shutdown(self._fd, SHUT[how]))
 
     def set_nonblocking(self, flag: bool) -> None:
-        import fcntl
-
-        fl = _check(_lib().fcntl(self._fd, fcntl.F_GETFL, 0))
+        get, set_ = _fcntl_commands()
+        fl = _check(_lib().fcntl(self._fd, get, ctypes.c_int(0)))
         fl = (fl | os.O_NONBLOCK) if flag else (fl & ~os.O_NONBLOCK)
-        _check(_lib().fcntl(self._fd, fcntl.F_SETFL, fl))
+        _check(_lib().fcntl(self._fd, set_, ctypes.c_int(fl)))
 
     def is_nonblocking(self) -> bool:
-        import fcntl
-
-        return bool(_check(_lib().fcntl(self._fd, fcntl.F_GETFL, 0)) & os.O_NONBLOCK)
+        get, _ = _fcntl_commands()
+        return bool(_check(_lib().fcntl(self._fd, get, ctypes.c_int(0))) & os.O_NONBLOCK)
 
     def setsockopt(self, name: str, value: OptionValue) -> None:
         level, number = option_numbers(name)

@@ -83,6 +83,8 @@ class PySocket:
         return data, (None if addr is None else normalize(self.family, addr))
 
     def recvmsg(self, n: int) -> tuple[bytes, bool]:
+        if not hasattr(self._s, "recvmsg"):  # Windows' socket module has none
+            raise Unsupported("the socket module has no recvmsg() on this platform")
         data, _, flags, _ = self._s.recvmsg(n)
         return data, bool(flags & getattr(socket, "MSG_TRUNC", 0))
 
@@ -99,8 +101,13 @@ class PySocket:
         self._s.setblocking(not flag)
 
     def is_nonblocking(self) -> bool:
-        import fcntl
-
+        try:
+            import fcntl
+        except ImportError:
+            # Winsock has FIONBIO to set the mode but nothing to read it back.
+            raise Unsupported(
+                "this platform has no fcntl(): a socket's O_NONBLOCK flag cannot be read"
+            ) from None
         return bool(fcntl.fcntl(self._s.fileno(), fcntl.F_GETFL) & os.O_NONBLOCK)
 
     def setsockopt(self, name: str, value: OptionValue) -> None:
