@@ -13,11 +13,19 @@ the plugin, not the case, turns it into a verdict.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
 from typing import Any
 
 import pytest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
 
 LEVELS = ("must", "should", "may", "platform-defined")
 # The areas whose cases are Hypothesis searches (conformance.search): each is
@@ -36,7 +44,6 @@ AXIS_CAPABILITIES: dict[tuple[str, str], str] = {
     ("backend", "libc"): "libc",
 }
 
-SEED_FILE = "seed/000_6f60a774491f9fdd.txt"
 
 
 @dataclass(frozen=True)
@@ -56,8 +63,31 @@ class Citation:
 
 
 def seed(lines: str, claim: str) -> Citation:
-    """The seed document (a Chinese tutorial), by line range, with the claim in our words."""
-    return Citation("seed", f"seed document lines {lines}", claim, None)
+    """The seed tutorial's lines ``lines`` ("34" or "2-8"), quoted in English.
+
+    The tutorial does not ship with the suite, so the citation carries the
+    passage itself (conformance/seed.toml); ``claim`` says, in our words, what
+    the case takes from it, and a report shows it beside the quotation.
+    """
+    return Citation("seed", "Seed tutorial", f"“{seed_quote(lines)}” (cited for: {claim})",
+                    None)
+
+
+@cache
+def _seed_lines() -> dict[str, str]:
+    text = resources.files("conformance").joinpath("seed.toml").read_text("utf-8")
+    return dict(tomllib.loads(text)["lines"])
+
+
+def seed_quote(lines: str) -> str:
+    """The English rendering of seed lines ``lines``; ValueError for a line it lacks."""
+    first, _, last = lines.partition("-")
+    last = last or first
+    known = _seed_lines()
+    if first not in known or last not in known:
+        raise ValueError(f"seed line {lines} has no English rendering in conformance/seed.toml")
+    # Blank and image lines inside a range have no rendering of their own.
+    return " ".join(known[str(n)] for n in range(int(first), int(last) + 1) if str(n) in known)
 
 
 def posix(function: str, section: str = "") -> Citation:

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from conformance.case import CASE_ID, CATALOGUE, DuplicateCaseId, case, load_catalogue, posix
+from conformance import expectations
+from conformance.case import (
+    CASE_ID,
+    CATALOGUE,
+    DuplicateCaseId,
+    case,
+    load_catalogue,
+    posix,
+    seed,
+    seed_quote,
+)
 from tests.deviations import DEVIATIONS
 
 
@@ -47,3 +59,28 @@ def test_case_without_citation_is_refused():
 def test_case_id_must_be_dotted():
     with pytest.raises(ValueError, match="dotted"):
         case("NotDotted", "bad", cites=[posix("bind")])
+
+
+def test_seed_citations_quote_the_tutorial_in_english():
+    seeds = [c for info in load_catalogue().values() for c in info.citations
+             if c.kind == "seed"]
+    assert seeds
+    for c in seeds:
+        assert "line" not in c.ref and c.section.startswith("\u201c"), c
+        # The rendering is English prose, not the Chinese original.
+        assert not any("\u4e00" <= ch <= "\u9fff" for ch in c.section), c
+
+
+def test_seed_line_without_a_rendering_is_refused():
+    with pytest.raises(ValueError, match="no English rendering"):
+        seed("9", "a blank line of the tutorial")
+
+
+def test_a_seed_range_quotes_every_line_in_it():
+    assert seed_quote("2-3") == f"{seed_quote('2')} {seed_quote('3')}"
+
+
+def test_expectation_sources_name_a_source_a_reader_has():
+    # PLATFORMS.md is the developers' summary and does not ship: cite what it summarised.
+    for path in Path(expectations.__file__).parent.rglob("*.toml"):
+        assert "PLATFORMS.md" not in path.read_text("utf-8"), path.name

