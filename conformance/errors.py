@@ -6,7 +6,9 @@ things that can happen to a case, plus bad input at the CLI boundary:
 
 - ``Unsupported``: the feature is absent on this platform (verdict ``unsupported``);
 - ``DeadlineExceeded``: a blocking call did not return in time (``timeout``);
-- ``HarnessError``: the harness itself broke (``error``).
+- ``HarnessError``: the harness itself broke (``error``);
+- ``EnvironmentLimit``: the machine ran out of descriptors, memory or path
+  length (``error``, the limit named; never an errno the stack returned).
 """
 
 
@@ -24,6 +26,10 @@ class DeadlineExceeded(ConformanceError):
 
 class HarnessError(ConformanceError):
     """The harness broke: a bug in a case, a backend or the plugin."""
+
+
+class EnvironmentLimit(ConformanceError):
+    """The machine, not the stack, ran out: a descriptor limit, a path too long (limits.py)."""
 
 
 class UnsafeDestination(HarnessError):

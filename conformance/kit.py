@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Callable
 from typing import Any
 
+from conformance import limits
 from conformance.backends import Address, Socket, Tracker, open_socket
 from conformance.errors import DeadlineExceeded, Unsupported
 
@@ -35,7 +36,13 @@ _PREFERRED = {getattr(_errno, n): n for n in ("EOPNOTSUPP",) if hasattr(_errno, 
 
 
 def errno_name(exc: OSError) -> str:
-    """The symbolic errno of an OSError (``EAGAIN``), never the number or the text."""
+    """The symbolic errno of an OSError (``EAGAIN``), never the number or the text.
+
+    An errno that says the machine ran out (EMFILE at the descriptor limit the
+    run started with, ENFILE) is no behaviour of the stack: it raises
+    EnvironmentLimit instead of becoming an observation.
+    """
+    limits.check_errno(exc)
     if exc.errno is None:
         return type(exc).__name__
     return _PREFERRED.get(exc.errno) or _errno.errorcode.get(exc.errno, f"errno{exc.errno}")
@@ -64,7 +71,7 @@ class Kit:
         """A bindable address: loopback (or ``host``) and ``port``; a fresh path for unix."""
         if family == "unix":
             if self._tmpdir is None:
-                self._tmpdir = tempfile.TemporaryDirectory(prefix="sc-")
+                self._tmpdir = limits.unix_socket_dir()
             return os.path.join(self._tmpdir.name, f"s{len(os.listdir(self._tmpdir.name))}")
         return (host or LOOPBACK[family], port)
 
@@ -119,7 +126,11 @@ class Kit:
     def accept_within(self, sock: Socket, timeout: float = DEADLINE_S) -> tuple[Socket, Address]:
         if not self.readable(sock, timeout):
             raise DeadlineExceeded(f"accept: no connection within {timeout}s")
-        return sock.accept()
+        try:
+            return sock.accept()
+        except OSError as exc:
+            limits.check_errno(exc)  # no descriptor left for the new socket: name the limit
+            raise
 
     @staticmethod
     def connect_within(

@@ -76,13 +76,12 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Mapping
 from contextlib import ExitStack
 from typing import Any
 
-from conformance import nshelper
+from conformance import limits, nshelper
 from conformance.nshelper import ADDRESSES, HOST, INTERFACES, PEER
 
 __all__ = ["ADDRESSES", "HOST", "INTERFACES", "PEER", "Helper", "Topology",
@@ -116,7 +115,7 @@ class Helper:
 
     def __init__(self, deadline: float = BUILD_DEADLINE_S):
         _require_linux()
-        self._dir = tempfile.TemporaryDirectory(prefix="sc-topo-")
+        self._dir = limits.unix_socket_dir(prefix="sc-topo-")
         self._path = os.path.join(self._dir.name, "helper")
         # -I -S: the helper needs only the standard library, and skipping site
         # and the package's import saves most of an interpreter's start-up.
@@ -372,3 +371,6 @@ def open_or_skip(peer: bool = True, shared: bool = False) -> Topology:
         return Topology(peer=peer, shared=shared)
     except TopologyUnavailable as exc:
         pytest.skip(f"network-namespace topology unavailable: {exc}")
+    except OSError as exc:
+        limits.check_errno(exc)  # out of descriptors: name the limit
+        raise

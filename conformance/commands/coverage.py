@@ -6,7 +6,7 @@ import argparse
 import json
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "coverage",
         help="per function, every POSIX condition and Linux-documented behaviour "

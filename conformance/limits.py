@@ -1,0 +1,104 @@
+"""Environment limits: what the machine ran out of is never the stack's behaviour.
+
+A case observes the stack; the descriptors, memory and path lengths it runs
+with belong to the machine. When one of those runs out the case has learnt
+nothing about the stack, so the limit is named (``EnvironmentLimit``, an
+``error`` result saying which limit) instead of being recorded as an errno
+the stack returned or a harness bug.
+
+- Descriptors: EMFILE means the process is at its RLIMIT_NOFILE, ENFILE that
+  the system's file table is full. A case that provokes EMFILE on purpose
+  lowers the limit itself (in a child); the limit the process started with
+  tells the two apart.
+- AF_UNIX paths: ``sun_path`` holds about a hundred bytes (108 on Linux, 104
+  on the BSDs and macOS), so socket paths under a long TMPDIR do not fit.
+  They come from a private directory under the first temporary base whose
+  paths are shown to fit, by binding the longest path the suite uses there.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import tempfile
+
+from conformance.errors import EnvironmentLimit
+
+try:
+    import resource
+except ImportError:  # not on Windows: no RLIMIT_NOFILE to lower there
+    resource = None  # type: ignore[assignment]
+
+
+def _nofile() -> int | None:
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0] if resource is not None else None
+
+
+# Taken at import, which is before any case runs: a later, lower value means a
+# case lowered the limit itself.
+_NOFILE_AT_START = _nofile()
+
+
+def check_errno(exc: OSError) -> None:
+    """Raise EnvironmentLimit if ``exc`` says the machine, not the stack, ran out."""
+    if exc.errno == errno.ENFILE:
+        raise EnvironmentLimit(
+            f"the system's file table is full (ENFILE: {exc.strerror}); "
+            "not a behaviour of the stack") from exc
+    if exc.errno == errno.EMFILE:
+        now = _nofile()
+        if now is not None and _NOFILE_AT_START is not None and now < _NOFILE_AT_START:
+            return  # the case lowered the limit to provoke EMFILE: the stack's answer
+        raise EnvironmentLimit(
+            f"the process is at its descriptor limit (EMFILE, "
+            f"RLIMIT_NOFILE {now if now is not None else 'unknown'}); "
+            "not a behaviour of the stack; raise it with `ulimit -n`") from exc
+
+
+# The longest name the suite gives a socket inside its directory, plus one byte
+# for the C string's terminating NUL (the libc backend passes one).
+_LONGEST_NAME = "s" * 12
+
+
+def _bases() -> list[str]:
+    """Where a socket directory may go: the user's temporary directory first."""
+    seen: list[str] = []
+    for base in (tempfile.gettempdir(), "/tmp", "/var/tmp", "/dev/shm"):
+        if base not in seen and os.path.isdir(base):
+            seen.append(base)
+    return seen
+
+
+def _fits(directory: str) -> bool:
+    """Whether a socket bound at the longest name inside ``directory`` is accepted."""
+    path = os.path.join(directory, _LONGEST_NAME)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(path)
+        except OSError:
+            return False
+    os.unlink(path)
+    return True
+
+
+def unix_socket_dir(prefix: str = "sc-") -> tempfile.TemporaryDirectory[str]:
+    """A private (0700) directory whose socket paths fit ``sun_path``; remove it after use.
+
+    Names inside it must be at most 11 bytes long. Raises EnvironmentLimit when
+    no writable temporary base gives paths short enough.
+    """
+    tried: list[str] = []
+    for base in _bases():
+        try:
+            candidate = tempfile.TemporaryDirectory(prefix=prefix, dir=base)
+        except OSError as exc:
+            tried.append(f"{base} ({exc.strerror})")
+            continue
+        if _fits(candidate.name):
+            return candidate
+        candidate.cleanup()
+        tried.append(f"{base} (paths too long for AF_UNIX)")
+    raise EnvironmentLimit(
+        "no temporary directory gives AF_UNIX socket paths short enough "
+        f"for sun_path; tried {', '.join(tried) or 'none'}")

@@ -1,0 +1,134 @@
+"""Harness faults and environment limits are never recorded as the stack's behaviour.
+
+A misspelt socket type is a bug in a case (``error``, the name quoted), not a
+feature the platform lacks. A descriptor limit or a TMPDIR too long for
+AF_UNIX paths belongs to the machine: the run names the limit or works
+around it, and no result claims the stack deviated.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import resource
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conformance import limits
+from conformance.errors import EnvironmentLimit
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="the limits are set up the Linux way")
+
+MISSPELT = '''
+from conformance.api import case, posix
+
+@case("fake.misspelt_type", "opens a socket of a type that does not exist", cites=[posix("socket")])
+def test_misspelt(kit):
+    """A typo in the case, not a missing feature."""
+    kit.socket("inet", "strem")
+    return {"opened": True}
+'''
+
+
+def test_misspelt_socket_type_is_error(session):
+    session.makepyfile(test_fake=MISSPELT)
+    out = session.path / "out"
+    session.runpytest("-p", "conformance.plugin", "--conformance-out", str(out),
+                      "--conformance-reruns", "0")
+    (path,) = out.glob("*.json")
+    (result,) = json.loads(path.read_text())["results"]
+    assert result["verdict"] == "error"
+    assert "'strem'" in result["message"] and "HarnessError" in result["message"]
+
+
+def _run(out: Path, keyword: str, *, env: dict[str, str] | None = None,
+         nofile: int | None = None) -> dict:
+    """``socket-conformance run`` in a subprocess, optionally at a descriptor limit."""
+
+    def lower_limit() -> None:
+        if nofile is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "conformance", "run", "-q", "-n", "0", "--reruns", "0",
+         "--out", str(out), "-k", keyword],
+        capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})},
+        preexec_fn=lower_limit,
+    )
+    files = list(out.glob("*.json"))
+    assert len(files) == 1, f"no report; exit {proc.returncode}: {proc.stdout}{proc.stderr}"
+    return json.loads(files[0].read_text())
+
+
+@linux_only
+def test_descriptor_limit_of_15_gives_no_deviation(tmp_path):
+    # The lifecycle machine, a topology case and cases that accept and bind:
+    # each ran into EMFILE somewhere else before the limit was recognised.
+    report = _run(tmp_path / "out", "test_state or test_accept or test_nic or test_bind",
+                  nofile=15)
+    hit = [r for r in report["results"] if r["verdict"] != "conforms"]
+    assert hit, "a limit of 15 descriptors stopped nothing: the test shows nothing"
+    wrong = [f"{r['id']}{r['params']}: {r['verdict']}: {r['message']}" for r in hit
+             if r["verdict"] != "error" or "descriptor limit (EMFILE" not in r["message"]]
+    assert not wrong, "\n".join(wrong)
+
+
+@linux_only
+def test_long_tmpdir_gives_no_unix_error(tmp_path):
+    long_tmp = tmp_path / ("t" * (99 - len(str(tmp_path)) - 1))
+    long_tmp.mkdir()
+    assert len(str(long_tmp)) == 99
+    report = _run(tmp_path / "out", "unix or test_nic", env={"TMPDIR": str(long_tmp)})
+    unix = [r for r in report["results"] if r["params"].get("family") == "unix"]
+    assert unix, "no AF_UNIX instance ran"
+    bad = [f"{r['id']}{r['params']}: {r['verdict']}: {r['message']}"
+           for r in report["results"] if r["verdict"] in ("error", "deviates")
+           or "namespace helper" in r["message"]]
+    assert not bad, "\n".join(bad)
+
+
+def test_emfile_at_the_starting_limit_names_the_limit():
+    with pytest.raises(EnvironmentLimit, match="descriptor limit"):
+        limits.check_errno(OSError(errno.EMFILE, "Too many open files"))
+
+
+def test_enfile_names_the_system_file_table():
+    with pytest.raises(EnvironmentLimit, match="file table"):
+        limits.check_errno(OSError(errno.ENFILE, "Too many open files in system"))
+
+
+def test_emfile_after_a_case_lowered_the_limit_is_the_stacks_answer(monkeypatch):
+    # A case that provokes EMFILE lowers RLIMIT_NOFILE itself (in a child):
+    # then EMFILE is what the case set out to observe.
+    now = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    monkeypatch.setattr(limits, "_NOFILE_AT_START", now + 1)
+    limits.check_errno(OSError(errno.EMFILE, "Too many open files"))
+
+
+def test_unix_socket_dir_is_short_and_private_under_a_long_tmpdir(tmp_path, monkeypatch):
+    long_tmp = tmp_path / ("t" * 120)
+    long_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(long_tmp))
+    monkeypatch.setattr("tempfile.tempdir", None)  # gettempdir() reads TMPDIR again
+    d = limits.unix_socket_dir()
+    try:
+        assert not d.name.startswith(str(long_tmp))
+        assert stat.S_IMODE(os.stat(d.name).st_mode) == 0o700
+        assert len(os.fsencode(os.path.join(d.name, "s" * 11))) < 104
+    finally:
+        d.cleanup()
+
+
+def test_no_short_enough_base_is_an_environment_limit(tmp_path, monkeypatch):
+    long_base = tmp_path / ("t" * 120)
+    long_base.mkdir()
+    monkeypatch.setattr(limits, "_bases", lambda: [str(long_base)])
+    with pytest.raises(EnvironmentLimit, match="sun_path"):
+        limits.unix_socket_dir()
+    assert list(long_base.iterdir()) == []
