@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 from hypothesis.stateful import (
-    Bundle,
     RuleBasedStateMachine,
-    multiple,
+    initialize,
     rule,
     run_state_machine_as_test,
 )
@@ -27,19 +26,40 @@ from conformance.api import (
     seed,
     settings_for,
 )
-from conformance.model import Model, Oracle, Sock
+from conformance.model import BACKLOG, Model, Oracle, Sock
 
 
-def lifecycle_machine(kit: Kit, oracle: Oracle) -> type[RuleBasedStateMachine]:
-    """A state machine class whose steps run on ``kit``'s sockets and are judged by ``oracle``."""
+Census = dict[str, dict[str, int]]
+T = TypeVar("T")
+
+CALLS = ("socket", "bind", "listen", "connect", "accept", "send", "recv", "shutdown", "close")
+
+
+def lifecycle_machine(
+    kit: Kit, oracle: Oracle, census: Census | None = None
+) -> type[RuleBasedStateMachine]:
+    """A state machine class whose steps run on ``kit``'s sockets and are judged by ``oracle``.
+
+    Each program starts from a TCP listener with one accepted connection, a
+    bound idle TCP socket and two bound UDP sockets, one connected to the
+    other, so every call can
+    succeed as well as fail within a short program; each has sent a few bytes.
+    One rule draws the call, so each is equally likely (separate rules would
+    let Hypothesis' swarm testing switch some off for a whole program), then
+    its socket (see ``_pick``). Each step's outcome is counted in ``census``
+    (call -> outcome -> steps).
+    """
+    counts: Census = {} if census is None else census
 
     class SocketLifecycle(RuleBasedStateMachine):
-        socks = Bundle("socks")
-
         def __init__(self) -> None:
             super().__init__()
             self.model = Model(oracle)
             self.real: dict[int, Socket] = {}
+
+        def _count(self, call: str, outcome: str) -> None:
+            per_call = counts.setdefault(call, {})
+            per_call[outcome] = per_call.get(outcome, 0) + 1
 
         def _step(self, what: str, allowed: frozenset[str], call: Callable[[], Any]) -> str:
             try:
@@ -48,6 +68,7 @@ def lifecycle_machine(kit: Kit, oracle: Oracle) -> type[RuleBasedStateMachine]:
                 outcome = errno_name(exc)
             else:
                 outcome = "eof" if result == b"" else "ok"
+            self._count(what.split("(", 1)[0], outcome)
             assert outcome in allowed, (
                 f"{what}: got {outcome}, expected one of {sorted(allowed)} [model]"
             )
@@ -59,15 +80,71 @@ def lifecycle_machine(kit: Kit, oracle: Oracle) -> type[RuleBasedStateMachine]:
             if allowed & {"ok", "eof"} and not s.closed:
                 kit.readable(self.real[s.n], DEADLINE_S)
 
-        @rule(target=socks, kind=st.sampled_from(["tcp", "udp"]))
+        def _pick(self, data: st.DataObject, call: str, options: list[T],
+                  predict: Callable[[T], frozenset[str] | None]) -> T | None:
+            """One of ``options`` the model can judge, every predicted outcome equally likely.
+
+            Options are grouped by the outcome set the model predicts for them; a
+            group is drawn first, then a member, so the rare outcomes (a refused
+            connect, a recv with data waiting) come up as often as the common ones.
+            """
+            groups: dict[tuple[str, ...], list[T]] = {}
+            for option in options:
+                predicted = predict(option)
+                if predicted is not None:
+                    groups.setdefault(tuple(sorted(predicted)), []).append(option)
+            if not groups:
+                return None
+            # Successes first: Hypothesis leans towards small draws, and the
+            # failures are the commoner groups anyway.
+            keys = sorted(groups, key=lambda k: ("ok" not in k, k))
+            key = keys[data.draw(st.integers(0, len(keys) - 1), label=f"{call}: outcome")]
+            members = groups[key]
+            return members[data.draw(st.integers(0, len(members) - 1), label=f"{call}: which")]
+
+        @initialize()
+        def connected_pairs(self) -> None:
+            listener, client = self.socket("tcp"), self.socket("tcp")
+            self.bind(listener)
+            self.listen(listener)
+            self.connect(client, listener)
+            self.accept(listener)
+            self.bind(self.socket("tcp"))  # bound, neither listening nor connected
+            first, second = self.socket("udp"), self.socket("udp")
+            self.bind(first)
+            self.bind(second)
+            self.connect(first, second)
+            self._send(client, b"tcp")
+            self._send(first, b"udp")
+
+        @rule(call=st.sampled_from(CALLS), data=st.data())
+        def step(self, call: str, data: st.DataObject) -> None:
+            m = self.model
+            if call == "socket":
+                self.socket(data.draw(st.sampled_from(["tcp", "udp"]), label="socket: kind"))
+            elif call == "connect":
+                pair = self._pick(data, call, [(s, t) for s in m.socks for t in m.socks],
+                                  lambda p: m.connect(*p))
+                if pair is not None:
+                    self.connect(*pair)
+            elif call == "close":
+                s = self._pick(data, call, m.socks,
+                               lambda s: None if s.closed else frozenset({"ok"}))
+                if s is not None:
+                    self.close(s)
+            else:
+                s = self._pick(data, call, m.socks, getattr(m, call))
+                if s is not None:
+                    getattr(self, call)(s, data) if call == "send" else getattr(self, call)(s)
+
         def socket(self, kind: str) -> Sock:
             s = self.model.new(kind)
             real = kit.socket("inet", "stream" if kind == "tcp" else "dgram")
             real.set_nonblocking(True)
             self.real[s.n] = real
+            self._count("socket", "ok")
             return s
 
-        @rule(s=socks)
         def bind(self, s: Sock) -> None:
             allowed = self.model.bind(s)
             if allowed is not None:
@@ -75,14 +152,12 @@ def lifecycle_machine(kit: Kit, oracle: Oracle) -> type[RuleBasedStateMachine]:
                                  lambda: self.real[s.n].bind(("127.0.0.1", 0)))
                 self.model.bound(s, out)
 
-        @rule(s=socks)
         def listen(self, s: Sock) -> None:
             allowed = self.model.listen(s)
             if allowed is not None:
-                out = self._step(f"listen({s})", allowed, lambda: self.real[s.n].listen(8))
+                out = self._step(f"listen({s})", allowed, lambda: self.real[s.n].listen(BACKLOG))
                 self.model.listened(s, out)
 
-        @rule(s=socks, t=socks)
         def connect(self, s: Sock, t: Sock) -> None:
             allowed = self.model.connect(s, t)
             if allowed is None:
@@ -104,11 +179,10 @@ def lifecycle_machine(kit: Kit, oracle: Oracle) -> type[RuleBasedStateMachine]:
             out = self._step(f"connect({s}, {t})", allowed, call)
             self.model.connected(s, t, out)
 
-        @rule(target=socks, s=socks)
-        def accept(self, s: Sock) -> Any:
+        def accept(self, s: Sock) -> None:
             allowed = self.model.accept(s)
             if allowed is None:
-                return multiple()
+                return
             self._ready(s, allowed)
             got: list[Socket] = []
             out = self._step(f"accept({s})", allowed,
@@ -119,17 +193,18 @@ def lifecycle_machine(kit: Kit, oracle: Oracle) -> type[RuleBasedStateMachine]:
                 got[0].set_nonblocking(True)
                 self.real[new.n] = got[0]
             self.model.accepted(s, out, new)
-            return new if new is not None else multiple()
 
-        @rule(s=socks, data=st.binary(min_size=1, max_size=8))
-        def send(self, s: Sock, data: bytes) -> None:
+        def send(self, s: Sock, data: st.DataObject) -> None:
+            self._send(s, data.draw(st.binary(min_size=1, max_size=8), label="send: bytes"))
+
+        def _send(self, s: Sock, payload: bytes) -> None:
             allowed = self.model.send(s)
-            if allowed is not None:
-                out = self._step(f"send({s}, {data!r})", allowed,
-                                 lambda: self.real[s.n].send(data, _NOSIGNAL))
-                self.model.sent(s, data, out)
+            if allowed is None:
+                return
+            out = self._step(f"send({s}, {payload!r})", allowed,
+                             lambda: self.real[s.n].send(payload, _NOSIGNAL))
+            self.model.sent(s, payload, out)
 
-        @rule(s=socks)
         def recv(self, s: Sock) -> None:
             allowed = self.model.recv(s)
             if allowed is None:
@@ -138,9 +213,9 @@ def lifecycle_machine(kit: Kit, oracle: Oracle) -> type[RuleBasedStateMachine]:
             got: list[bytes] = []
 
             def call() -> bytes:
-                data = self.real[s.n].recv(65536)
-                got.append(data)
-                return data
+                received = self.real[s.n].recv(65536)
+                got.append(received)
+                return received
 
             out = self._step(f"recv({s})", allowed, call)
             if out == "ok":
@@ -149,20 +224,17 @@ def lifecycle_machine(kit: Kit, oracle: Oracle) -> type[RuleBasedStateMachine]:
                 assert ok, f"recv({s}): got {got[0]!r}, expected {expected!r} [model]"
             self.model.received(s, out, got[0] if got else b"")
 
-        @rule(s=socks)
         def shutdown(self, s: Sock) -> None:
             allowed = self.model.shutdown(s)
-            if allowed is None:
-                return
-            out = self._step(f"shutdown({s}, SHUT_WR)", allowed,
-                             lambda: self.real[s.n].shutdown("wr"))
-            self.model.shut(s, out)
+            if allowed is not None:
+                out = self._step(f"shutdown({s}, SHUT_WR)", allowed,
+                                 lambda: self.real[s.n].shutdown("wr"))
+                self.model.shut(s, out)
 
-        @rule(s=socks)
         def close(self, s: Sock) -> None:
-            if not s.closed:
-                self.real[s.n].close()
-                self.model.close(s)
+            self.real[s.n].close()
+            self.model.close(s)
+            self._count("close", "ok")
 
         def teardown(self) -> None:
             for real in self.real.values():
@@ -175,9 +247,15 @@ def lifecycle_machine(kit: Kit, oracle: Oracle) -> type[RuleBasedStateMachine]:
 _NOSIGNAL = ("MSG_NOSIGNAL",) if hasattr(socket, "MSG_NOSIGNAL") else ()
 
 
-def run_lifecycle(kit: Kit, oracle: Oracle, examples: int = 30, steps: int = 12) -> dict[str, Any]:
-    """Run the machine under the active profile; its outcome as an observation."""
-    machine = lifecycle_machine(kit, oracle)
+def run_lifecycle(
+    kit: Kit, oracle: Oracle, examples: int = 20, steps: int = 12,
+    census: Census | None = None,
+) -> dict[str, Any]:
+    """Run the machine under the active profile; its outcome as an observation.
+
+    ``census`` (call -> outcome -> steps), when given, is filled as the steps run.
+    """
+    machine = lifecycle_machine(kit, oracle, census)
     return check(lambda: run_state_machine_as_test(
         machine, settings=settings_for(examples, stateful_steps=steps)
     ))
@@ -196,4 +274,9 @@ def run_lifecycle(kit: Kit, oracle: Oracle, examples: int = 30, steps: int = 12)
 def test_socket_lifecycle(kit: Kit, expectations: Any) -> dict[str, Any]:
     """Every step of a random lifecycle returns an outcome the model allows."""
     documented, platform = expectations
-    return run_lifecycle(kit, Oracle(documented, platform))
+    census: Census = {}
+    observation = run_lifecycle(kit, Oracle(documented, platform), census=census)
+    # Which calls ran with which outcomes: the evidence that the search reached
+    # connect, accept and the data path, not only the error paths.
+    kit.note(census={call: dict(sorted(outs.items())) for call, outs in sorted(census.items())})
+    return observation

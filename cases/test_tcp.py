@@ -22,8 +22,12 @@ from conformance.api import (
     linux,
     mslearn,
     posix,
+    prove_blocked,
     seed,
 )
+
+# How long a call must stay unreturned to count as waiting where nothing better shows it.
+WINDOW_S = 0.05
 
 # Python sets SIGPIPE to SIG_IGN at start-up, so an EPIPE cannot kill the
 # run; MSG_NOSIGNAL (where the platform has it) also keeps the libc backend
@@ -206,31 +210,89 @@ def test_eof(family: str, peer: str, backend: str, kit: Kit) -> dict[str, Any]:
 
 @case(
     "tcp.stream_order",
-    "bytes from several send() calls arrive complete and in order, without send boundaries",
+    "bytes from several send() calls arrive complete and in order, and MSG_WAITALL waits for them",
     cites=[
         posix("recvfrom", "DESCRIPTION: stream sockets ignore message boundaries"),
-        posix("recv", "MSG_WAITALL"),
+        posix("recv", "MSG_WAITALL: block until the full amount of data can be returned"),
         linux("tcp(7)", "DESCRIPTION: a reliable, stream-oriented connection"),
-        linux("recv(2)", "MSG_WAITALL"),
+        linux("recv(2)", "MSG_WAITALL: block until the full request is satisfied"),
     ],
     params={"family": ALL_FAMILIES, "backend": BACKENDS},
+    asserts=["posix:recv:MSG_WAITALL", "linux:recv.2:MSG_WAITALL"],
 )
 def test_stream_order(family: str, backend: str, kit: Kit) -> dict[str, Any]:
-    """Five sends (1, 100, 7, 1400, 3 bytes) are read back whole by one MSG_WAITALL recv()."""
+    """A blocked MSG_WAITALL recv() stays blocked with part of the data queued, then
+    returns the five sends (1, 100, 7, 1400, 3 bytes) whole and in order in one call."""
     _, client, peer = _connected_pair(kit, family)
     chunks = [bytes([i]) * size for i, size in enumerate((1, 100, 7, 1400, 3), start=1)]
-    for chunk in chunks:
-        _send_all(client, chunk)
-    # End of stream bounds the MSG_WAITALL wait even if bytes went missing.
-    client.shutdown("wr")
     want = b"".join(chunks)
-    got, calls = b"", 0
-    while len(got) < len(want):
-        if not kit.readable(peer, DEADLINE_S):
-            raise DeadlineExceeded(f"recv: nothing readable within {DEADLINE_S}s")
-        part = peer.recv(len(want) - len(got), ("MSG_WAITALL",))
+    # The receiver is truly blocking and asks for everything before anything is sent.
+    call = BlockedCall(lambda: peer.recv(len(want), ("MSG_WAITALL",))).start()
+    try:
+        proof = prove_blocked(call, "recv")
+        _send_all(client, chunks[0])
+        # With the first piece at the receiver, the call must still be parked.
+        arrival = _arrived_within(peer, client, call)
+        waited = arrival is not None and prove_blocked(call, "recv")["blocked"]
+        for chunk in chunks[1:]:
+            _send_all(client, chunk)
+    finally:
+        if not call.wait(DEADLINE_S):
+            # The deadline comes from outside: shutdown() wakes the blocked call.
+            Kit.outcome(peer.shutdown, "rdwr")
+            call.wait(DEADLINE_S)
+            raise DeadlineExceeded(f"recv(MSG_WAITALL) did not return within {DEADLINE_S}s")
+    if call.error is not None:
+        raise call.error
+    kit.note(blocked_proof=proof["method"], arrival_proof=arrival)
+    got, calls = call.result, 1
+    while len(got) < len(want):  # a short return: collect the rest to judge the order
+        part = kit.recv_within(peer, len(want) - len(got))
         calls += 1
         if not part:
             break
         got += part
-    return {"received_equals_sent": got == want, "sends": len(chunks), "recv_calls": calls}
+    return {
+        "received_equals_sent": got == want,
+        "sends": len(chunks),
+        "recv_calls": calls,
+        "blocked_before_send": proof["blocked"],
+        "waited_with_data_queued": waited,
+    }
+
+
+def _arrived_within(
+    receiver: Socket, sender: Socket, call: BlockedCall, timeout: float = DEADLINE_S
+) -> str | None:
+    """How it was shown that sent bytes reached ``receiver`` while ``call`` kept waiting.
+
+    Either the receiver's queue holds them (FIONREAD), or the sender's queue
+    is empty (Linux SIOCOUTQ: every byte acknowledged, or taken by the
+    reader): a receiver blocked in MSG_WAITALL may already have copied them
+    into its buffer, so the first alone does not show it on every stack.
+    Polled on a deadline. None if the bytes never showed or the call returned;
+    with neither ioctl available, a bounded window in which the call did not return.
+    """
+    import fcntl
+    import struct
+    import termios
+    import time
+
+    probes = [("fionread", receiver, termios.FIONREAD, lambda n: n > 0)]
+    if hasattr(termios, "TIOCOUTQ"):
+        probes.append(("siocoutq", sender, termios.TIOCOUTQ, lambda n: n == 0))
+    end = time.monotonic() + timeout
+    while probes and time.monotonic() < end and not call.done.is_set():
+        for probe in list(probes):
+            name, sock, request, shown = probe
+            try:
+                raw = fcntl.ioctl(sock.fileno(), request, struct.pack("i", 0))
+            except OSError:
+                probes.remove(probe)  # not for sockets here: the other probe, or the window
+                continue
+            if shown(struct.unpack("i", raw)[0]):
+                return name if not call.done.is_set() else None
+        call.done.wait(0.0005)
+    if probes or call.done.is_set():
+        return None
+    return None if call.wait(WINDOW_S) else f"timed-window-{int(WINDOW_S * 1000)}ms"

@@ -75,10 +75,19 @@ class Sock:
     # POSIX connect(): "If connect() fails, the state of the socket is
     # unspecified"; the model predicts nothing more for it but close().
     unspecified: bool = False
-    peer_gone: bool = False  # tcp: the peer closed; udp: a datagram went to a closed port
+    # tcp: the peer closed; udp: a datagram drew ICMP port unreachable (its
+    # receiver was closed, or connected to someone else and so filtered it).
+    peer_gone: bool = False
+    # tcp, accepted: the listener it came from, whose address it shares.
+    listener: Sock | None = None
 
     def __repr__(self) -> str:
         return f"s{self.n}<{self.kind}>"
+
+    @property
+    def ended(self) -> bool:
+        """tcp: the connection may have ended (both directions closed, or reset)."""
+        return self.kind == "tcp" and self.connected and (self.shut_wr or self.peer_gone)
 
     @property
     def tcp_bytes(self) -> bytes:
@@ -104,6 +113,11 @@ class Model:
             return None
         if s.closed:
             return frozenset({"EBADF"})
+        if s.ended:
+            # Whether a connection that has ended still holds its local address
+            # is not specified (Linux releases an autobound port once the
+            # connection reaches CLOSE, and bind() then succeeds).
+            return frozenset({"ok", "EINVAL"})
         if s.bound or s.connected or s.listening:
             # POSIX bind(): EINVAL, the socket is already bound.
             return self.oracle.outcome("bind.bound", frozenset({"EINVAL"}), "bind.twice")
@@ -135,7 +149,8 @@ class Model:
         """None: this pair is outside the model (the step is not taken)."""
         if s.kind != t.kind or t.closed or not t.bound or s.listening or s is t:
             return None
-        if s.unspecified or t.unspecified:
+        if s.unspecified or t.unspecified or t.ended:
+            # t.ended: its port may have been released and taken by another socket.
             return None
         if s.closed:
             return frozenset({"EBADF"})
@@ -145,11 +160,25 @@ class Model:
             return self.oracle.outcome(
                 "connect.connected", frozenset({"EISCONN"}), "connect.tcp.already_connected"
             )
-        if not t.listening:
+        target = self.reached(t)
+        if target is None:
+            # POSIX connect(): ECONNREFUSED, the target address was not listening.
             return frozenset({"ECONNREFUSED"})
-        if len(t.pending) >= BACKLOG:
+        if len(target.pending) >= BACKLOG:
             return None
         return frozenset({"ok"})
+
+    @staticmethod
+    def reached(t: Sock) -> Sock | None:
+        """The listener a TCP connect() to ``t``'s address reaches, if any.
+
+        An accepted socket's local address is its listener's (POSIX accept():
+        the new socket has the same socket type, protocol and address family,
+        and its local name is the listening address), so a connect() to it
+        reaches that listener while it still listens.
+        """
+        target = t.listener or t
+        return target if target.listening and not target.closed else None
 
     def accept(self, s: Sock) -> frozenset[str] | None:
         if s.unspecified:
@@ -182,7 +211,9 @@ class Model:
                 )
             return frozenset({"ok", "ECONNREFUSED"}) if s.peer_gone else frozenset({"ok"})
         if s.shut_wr:
-            return frozenset({"EPIPE"})  # POSIX send(): EPIPE, shut down for writing
+            # POSIX send(): EPIPE, shut down for writing; or ECONNRESET when the
+            # peer reset the connection meanwhile (the pending error comes first).
+            return frozenset({"EPIPE", "ECONNRESET"}) if s.peer_gone else frozenset({"EPIPE"})
         if not s.connected:
             return self.oracle.outcome(
                 "send.tcp.unconnected", frozenset({"ENOTCONN"}), "tcp.send_unconnected"
@@ -227,11 +258,18 @@ class Model:
             )
         if not s.connected:
             return frozenset({"ENOTCONN"})  # POSIX shutdown(): ENOTCONN
+        if s.shut_wr or s.peer_gone or (s.peer is not None and s.peer.shut_wr):
+            # Once both directions are closed, or a reset ended it, the socket is
+            # no longer connected (Linux: state CLOSE, ENOTCONN); while the other
+            # side has not finished, shutdown() still succeeds.
+            return frozenset({"ok", "ENOTCONN"})
         return frozenset({"ok"})
 
     # -- transitions, given what the stack returned --------------------------
 
     def bound(self, s: Sock, outcome: str) -> None:
+        if outcome == "ok" and s.connected:
+            s.unspecified = True  # an ended connection, bound anew: beyond the model
         if outcome == "ok" or (outcome == "EINVAL" and s.maybe_bound):
             s.bound = True
         s.maybe_bound = False
@@ -246,12 +284,16 @@ class Model:
             return
         s.bound = True
         if s.kind == "udp":
-            s.connected, s.peer, s.peer_gone = True, t, False
-            # Datagrams already queued stay queued (udp.connected.keeps_queued); only
-            # later ones are filtered, which deliver() enforces.
+            # A pending ICMP error survives the new association (peer_gone stays):
+            # connect() neither reports nor clears it. Datagrams already queued
+            # stay queued (udp.connected.keeps_queued); only later ones are
+            # filtered, which deliver() enforces.
+            s.connected, s.peer = True, t
             return
         s.connected = True
-        t.pending.append(s)
+        target = self.reached(t)
+        assert target is not None, "connect() succeeded towards no listener"
+        target.pending.append(s)
 
     def accepted(self, s: Sock, outcome: str, new: Sock | None) -> None:
         if not s.pending:
@@ -259,6 +301,7 @@ class Model:
         client = s.pending.pop(0)
         if outcome == "ok" and new is not None:
             new.bound = new.connected = True
+            new.listener = s
             new.peer, client.peer = client, new
             new.inbox, client.unaccepted = client.unaccepted, []
             new.peer_gone = client.closed
@@ -285,7 +328,12 @@ class Model:
             src.peer_gone = True
             return
         if dst.connected and dst.peer is not src:
-            return  # filtered: a connected UDP socket takes only its peer's datagrams
+            # Filtered: a connected UDP socket takes only its peer's datagrams.
+            # No other socket owns the port, so the receiving stack answers ICMP
+            # port unreachable, which a connected sender's next call reports
+            # (udp(7) ERRORS: ECONNREFUSED; udp.connected.icmp_refused).
+            src.peer_gone = True
+            return
         dst.inbox.append(data)
 
     def received(self, s: Sock, outcome: str, data: bytes) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, settings
-from hypothesis.errors import Found
+from hypothesis.errors import FlakyFailure, Found
 from hypothesis.reporting import with_reporter
 
 from conformance.errors import UsageError
@@ -114,6 +114,19 @@ def check(test: Callable[[], None]) -> dict[str, Any]:
     try:
         with with_reporter(lambda line: lines.append(str(line))):
             test()
+    except FlakyFailure as exc:
+        # A failure Hypothesis could not replay the same way (the stack's own
+        # timing decided a later step): still a failure, reported as found.
+        first = next((e for e in exc.exceptions if isinstance(e, AssertionError)), exc)
+        return {
+            "holds": False,
+            "counterexample": [ln for ln in lines if ln.strip() and not _boilerplate(ln)],
+            "failure": str(first).splitlines()[0] if str(first) else type(first).__name__,
+            "reproduce": [],
+            "profile": profile().name,
+            "seed": chosen,
+            "flaky": True,
+        }
     except (AssertionError, Found) as exc:
         # Recent Hypothesis versions attach the falsifying example to the
         # exception as PEP 678 notes; older ones print it through the reporter.

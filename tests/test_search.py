@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -79,10 +81,27 @@ def test_wrong_model_rule_is_caught_and_shrunk_to_a_short_program(kit):
 
     obs = run_lifecycle(kit, _linux_oracle(**{"listen.udp": {"ok"}}))
     assert obs["holds"] is False
-    steps = [ln for ln in obs["counterexample"] if ln.startswith(("socks_", "state."))]
-    assert len(steps) <= 3, f"got {steps}, expected at most socket, listen, teardown"
-    assert any("listen" in s for s in steps)
-    assert "listen(s0<udp>)" in obs["failure"]
+    steps = [ln for ln in obs["counterexample"] if ln.startswith("state.step(")]
+    assert len(steps) <= 2, f"got {steps}, expected at most a socket and a listen step"
+    assert any("call='listen'" in s for s in steps)
+    assert re.search(r"listen\(s\d+<udp>\)", obs["failure"]), obs["failure"]
+
+
+@pytest.mark.skipif(not fingerprint().os == "linux", reason="the shipped model is checked on Linux")
+def test_lifecycle_reaches_every_call_with_both_outcomes_under_the_ci_profile(kit):
+    from conformance.cases.test_state import CALLS, run_lifecycle
+
+    census: dict[str, dict[str, int]] = {}
+    assert run_lifecycle(kit, _linux_oracle(), census=census) == {"holds": True}
+    assert set(census) == set(CALLS), f"got {sorted(census)}, expected every call"
+    # socket() and close() cannot fail on a model that only opens and closes
+    # what it has; every other call must both succeed and fail.
+    for call in set(CALLS) - {"socket", "close"}:
+        outcomes = set(census[call])
+        assert "ok" in outcomes and outcomes - {"ok", "eof"}, (
+            f"{call}: got outcomes {sorted(outcomes)}, expected ok and a failure [census]"
+        )
+    assert census["recv"].get("ok", 0) > 0, "no step moved data"
 
 
 def test_run_explore_uses_the_explore_profile(tmp_path):

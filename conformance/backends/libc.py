@@ -59,6 +59,7 @@ def _lib() -> ctypes.CDLL:
         # passes the third the variadic way (on Apple arm64 variadic arguments
         # go on the stack, and a fixed-argument call would hide the flag).
         ("fcntl", (i, i), i),
+        ("recvmsg", (i, p, i), ssz),
     ):
         fn = getattr(lib, fname)
         fn.argtypes, fn.restype = args, res
@@ -153,6 +154,25 @@ def unpack_sockaddr(buf: bytes, length: int) -> Address | None:
     return ("af", af)
 
 
+class _IoVec(ctypes.Structure):
+    _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
+
+
+# struct msghdr: the BSDs declare msg_iovlen as int and msg_controllen as
+# socklen_t; glibc and musl lay both out as size_t-sized fields.
+_IOVLEN = ctypes.c_int if _BSD_SOCKADDR else ctypes.c_size_t
+_CONTROLLEN = ctypes.c_uint32 if _BSD_SOCKADDR else ctypes.c_size_t
+
+
+class _MsgHdr(ctypes.Structure):
+    _fields_ = [
+        ("msg_name", ctypes.c_void_p), ("msg_namelen", ctypes.c_uint32),
+        ("msg_iov", ctypes.POINTER(_IoVec)), ("msg_iovlen", _IOVLEN),
+        ("msg_control", ctypes.c_void_p), ("msg_controllen", _CONTROLLEN),
+        ("msg_flags", ctypes.c_int),
+    ]
+
+
 class LibcSocket:
     backend = "libc"
 
@@ -239,18 +259,12 @@ class LibcSocket:
         return buf.raw[:got], unpack_sockaddr(sa.raw, ln.value), ln.value
 
     def recvmsg(self, n: int) -> tuple[bytes, bool]:
-        # MSG_TRUNC as a recv() flag makes Linux return the datagram's real
-        # length; elsewhere the flag is output-only, so fall back to the module.
-        if not sys.platform.startswith("linux"):
-            s = socket.socket(fileno=os.dup(self._fd))
-            try:
-                data, _, flags, _ = s.recvmsg(n)
-            finally:
-                s.close()
-            return data, bool(flags & getattr(socket, "MSG_TRUNC", 0))
+        """recvmsg(2) into one ``n``-byte iovec; the data and whether msg_flags has MSG_TRUNC."""
         buf = ctypes.create_string_buffer(max(n, 1))
-        got = _check(_lib().recv(self._fd, buf, n, socket.MSG_TRUNC))
-        return buf.raw[: min(got, n)], got > n
+        iov = _IoVec(ctypes.cast(buf, ctypes.c_void_p), n)
+        msg = _MsgHdr(msg_iov=ctypes.pointer(iov), msg_iovlen=1)
+        got = _check(_lib().recvmsg(self._fd, ctypes.byref(msg), 0))
+        return buf.raw[:got], bool(msg.msg_flags & socket.MSG_TRUNC)
 
     def getsockname(self) -> Address:
         return self._name_call(_lib().getsockname)

@@ -31,8 +31,16 @@ DEVIATIONS: dict[str, list[tuple[str, dict, dict]]] = {
     ],
     "tcp.stream_order": [
         ("send boundaries preserved: MSG_WAITALL stops at each send",
-         {"received_equals_sent": True, "sends": 5, "recv_calls": 5}, {}),
+         {"received_equals_sent": True, "sends": 5, "recv_calls": 5, "blocked_before_send": True,
+          "waited_with_data_queued": False}, {}),
         ("bytes arrive out of order",
-         {"received_equals_sent": False, "sends": 5, "recv_calls": 1}, {}),
+         {"received_equals_sent": False, "sends": 5, "recv_calls": 1, "blocked_before_send": True,
+          "waited_with_data_queued": True}, {}),
+        ("MSG_WAITALL returns as soon as some data is queued, then the rest in a second call",
+         {"received_equals_sent": True, "sends": 5, "recv_calls": 2, "blocked_before_send": True,
+          "waited_with_data_queued": False}, {}),
+        ("recv(MSG_WAITALL) returns before anything was sent",
+         {"received_equals_sent": True, "sends": 5, "recv_calls": 2, "blocked_before_send": False,
+          "waited_with_data_queued": False}, {}),
     ],
 }
