@@ -24,7 +24,8 @@ from conformance.api import (
     seed,
 )
 
-# Loopback aliases: on Linux every address in 127.0.0.0/8 is local (ip(7)).
+# Loopback aliases: on Linux every address in 127.0.0.0/8 is local through the
+# local routing table (local 127.0.0.0/8 dev lo); ip(7) itself names only 127.0.0.1.
 BOUND_ALIAS = "127.0.0.2"
 OTHER_ALIAS = "127.0.0.3"
 # Documentation prefixes (RFC 5737, RFC 3849): never assigned to a real host.

@@ -136,7 +136,8 @@ def _datagram_edge(kit: Kit, family: str, receiver: Socket) -> tuple[int, str]:
     cites=[
         seed("26", "sendto/recvfrom exchange datagrams with an address"),
         posix("recvfrom", "message-based sockets: one message per call"),
-        linux("udp(7)", "ERRORS: EMSGSIZE"),
+        posix("sendto", "ERRORS: EMSGSIZE the message is too large to be sent all at once"),
+        linux("send(2)", "ERRORS: EMSGSIZE the message cannot be sent atomically"),
     ],
     params={"family": INET},
 )
@@ -227,7 +228,9 @@ def test_connected_filter(family: str, kit: Kit) -> dict[str, Any]:
     cites=[
         seed("12", "bind tells the OS which local address and port the socket wants"),
         posix("bind"),
-        linux("ip(7)", "loopback: all of 127.0.0.0/8 is local"),
+        # ip(7) names only 127.0.0.1; the rest of 127.0.0.0/8 is local through the
+        # kernel's local routing table (local 127.0.0.0/8 dev lo).
+        linux("ip(7)", "INADDR_LOOPBACK (127.0.0.1) always refers to the local host"),
     ],
 )
 def test_bind_addresses(kit: Kit) -> dict[str, Any]:

@@ -28,7 +28,6 @@ from conformance.api import (
 )
 from conformance.model import BACKLOG, Model, Oracle, Sock
 
-
 Census = dict[str, dict[str, int]]
 T = TypeVar("T")
 

@@ -229,7 +229,10 @@ def test_recvfrom_peer(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     "reports the refusal",
     cites=[
         linux("udp(7)", "ERRORS: ECONNREFUSED, possibly for an earlier packet"),
-        freebsd("udp(4)", "ERRORS: ECONNREFUSED"),
+        Citation("freebsd", "FreeBSD sys/netinet/udp_usrreq.c",
+                 "udp_notify(): an ICMP error is stored in so_error of a connected socket "
+                 "(udp(4) ERRORS does not list ECONNREFUSED)",
+                 "https://github.com/freebsd/freebsd-src/blob/main/sys/netinet/udp_usrreq.c"),
         MS_RECV,
     ],
     level="should",
