@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
-from conformance import __version__
+from conformance import __version__, inert
 from conformance.errors import UsageError
 
 PROG = "socket-conformance"
@@ -39,14 +41,73 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _Stdout(io.TextIOBase):
+    """Standard output that outlives its reader (``run ... | head -1``) or its disk
+    (``> /dev/full``): after the first failed write the rest is dropped, so a run
+    still finishes and writes its report, and ``failed`` says what happened."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        self.failed: OSError | None = None
+
+    def _fail(self, exc: OSError) -> None:
+        self.failed = exc
+        # Whatever is still buffered, and the interpreter's last flush at exit,
+        # go nowhere instead of raising again.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass
+
+    def write(self, text: str) -> int:
+        if self.failed is None:
+            try:
+                self.stream.write(text)
+            except OSError as exc:
+                self._fail(exc)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.failed is None:
+            try:
+                self.stream.flush()
+            except OSError as exc:
+                self._fail(exc)
+
+    def isatty(self) -> bool:
+        return self.failed is None and self.stream.isatty()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self.stream.encoding
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return self.stream.errors
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    stdout = _Stdout(sys.stdout)
+    saved, sys.stdout = sys.stdout, stdout
     try:
         args = build_parser().parse_args(argv)
         code: int = importlib.import_module(f"conformance.commands.{args.command}").main(args)
-        return code
+        stdout.flush()
     except UsageError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+        # A message may quote a file's content: it must not act on the terminal.
+        print(f"{PROG}: error: {inert.terminal(exc)}", file=sys.stderr)
+        code = 2
+    finally:
+        sys.stdout = saved
+    if stdout.failed is not None:
+        print(f"{PROG}: standard output failed ({stdout.failed.strerror or stdout.failed}); "
+              "the rest of it was dropped and the command went on without it", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

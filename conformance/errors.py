@@ -46,3 +46,7 @@ class ExpectationError(UsageError):
 
 class ReportError(UsageError):
     """A file that is not a valid report; the message names the file and field."""
+
+
+class OutputError(UsageError):
+    """An output that cannot or must not be written; the message says what was kept."""

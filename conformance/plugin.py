@@ -33,8 +33,12 @@ class _State:
 
     def __init__(self, config: pytest.Config):
         from conformance import expectations, probe
+        from conformance.checks import stack_name
 
-        self.stack = _option(config, options.STACK) or "host"
+        try:
+            self.stack = stack_name(_option(config, options.STACK) or "host")
+        except ValueError as exc:
+            raise pytest.UsageError(f"{options.STACK[0]}: {exc}") from None
         exp_dir = _option(config, options.EXPECTATIONS)
         self.platform = probe.fingerprint(self.stack)
         # What expectations are matched against, built once rather than per instance.
@@ -50,14 +54,13 @@ class _State:
         self.out = _option(config, options.OUT)
         self.reruns = _reruns(config)
         if self.out and not hasattr(config, "workerinput"):
-            from conformance.report.write import ensure_writable
+            from conformance.errors import OutputError
+            from conformance.report.write import check_directory
 
             try:
-                ensure_writable(Path(self.out))
-            except OSError as exc:
-                raise pytest.UsageError(
-                    f"--conformance-out {self.out} is not a writable directory: {exc.strerror}"
-                ) from None
+                check_directory(Path(self.out), "--conformance-out")
+            except OutputError as exc:
+                raise pytest.UsageError(str(exc)) from None
 
 
 def _option(config: pytest.Config, opt: tuple[str, str, str, str]) -> str | None:
@@ -334,6 +337,7 @@ class _Controller:
         self.collected: set[str] = set()
         self.started = ""
         self.written: tuple[dict[str, Any], dict[str, Path]] | None = None
+        self.partial: str | None = None
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection(self, session: pytest.Session) -> None:
@@ -367,15 +371,27 @@ class _Controller:
         if not st.out or hasattr(self.config, "workerinput"):
             return
         from conformance import results
+        from conformance.errors import UsageError
         from conformance.report import model, write
 
-        for nodeid in sorted(self.collected - set(self.table)):
+        if not self.collected and not self.table:
+            # Nothing ran (a -k that matched nothing): no report, and the last one stays.
+            return
+        missing = sorted(self.collected - set(self.table))
+        for nodeid in missing:
             self.table[nodeid] = results.missing(nodeid)
+        # Set up but never called (an interrupt between phases): no verdict yet.
+        unfinished = [n for n, r in self.table.items() if r["verdict"] is None]
+        for nodeid in unfinished:
+            self.table[nodeid] = dict(self.table[nodeid], verdict="error",
+                                      message="the run ended before this instance finished")
+            missing.append(nodeid)
         report = model.build(st.platform, list(self.table.values()), self.started)
+        self.partial = _incomplete(session, exitstatus, len(missing))
         try:
-            paths = write.write_all(report, Path(st.out))
-        except OSError as exc:
-            raise pytest.UsageError(f"cannot write the report to {st.out}: {exc}") from None
+            paths = write.write_all(report, Path(st.out), self.partial)
+        except UsageError as exc:
+            raise pytest.UsageError(str(exc)) from None
         self.written = (report, paths)
         failing = any(r["verdict"] in results.FAILING for r in report["results"])
         if failing and session.exitstatus == 0:
@@ -390,3 +406,21 @@ class _Controller:
         report, paths = self.written
         for line in summary.lines(report, paths):
             terminalreporter.write_line(line)
+        if self.partial:
+            from conformance.report.write import partial_note
+
+            terminalreporter.write_line(partial_note(paths, self.partial))
+
+
+def _incomplete(session: pytest.Session, exitstatus: int, missing: int) -> str | None:
+    """Why this run's report is not a complete one (None when it is): such a report
+    goes beside the last complete one, never over it."""
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        return "interrupted"
+    if exitstatus == pytest.ExitCode.INTERNAL_ERROR:
+        return "internal error"
+    if session.shouldstop or session.shouldfail:
+        return f"stopped early: {session.shouldstop or session.shouldfail}"
+    if missing:
+        return f"{missing} instance(s) never reported a result"
+    return None

@@ -17,7 +17,6 @@ must still run and conform, and the report must hold every instance.
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -107,13 +106,11 @@ def test_hung_accepts_time_out_and_the_report_is_complete(session, workers):
     (exp / "linux.toml").write_text(EXPECT)
     session.makepyfile(test_never=CASES)
     out = session.path / "out"
-    started = time.monotonic()
     result = session.runpytest(
         "-p", "conformance.plugin", "--conformance-out", str(out),
         "--conformance-expectations", str(exp), "--conformance-reruns", "0",
         "--timeout", str(LAST_GUARD_S), "-n", workers,
     )
-    elapsed = time.monotonic() - started
     (path,) = out.glob("*.json")
     results = {r["id"]: r for r in json.loads(path.read_text())["results"]}
     assert {k: r["verdict"] for k, r in results.items()} == {
@@ -125,16 +122,17 @@ def test_hung_accepts_time_out_and_the_report_is_complete(session, workers):
     assert "within 0.3s" in results["fake.never.helper"]["message"]
     assert "within 0.3s" in results["fake.never.watched"]["message"]
     assert results["fake.never.unguarded"]["message"].startswith("pytest-timeout:")
-    # Each stopped close to its own deadline, not at some later, larger one.
+    # Each stopped at its own deadline, not at some later, larger one: the
+    # messages above name which deadline fired; the durations show none ended
+    # early. Upper bounds on wall time would only measure the machine's load
+    # (issue 17 item 9): a run that hung would never get here at all.
     for case_id, limit in (("helper", DEADLINE_S), ("watched", DEADLINE_S),
                            ("unguarded", LAST_GUARD_S)):
         took = results[f"fake.never.{case_id}"]["duration_s"]
         # pytest-timeout's clock starts before the call phase that duration_s
         # measures, so the lower bound gets a little slack.
-        assert limit - 0.1 <= took < limit + 1.0, f"fake.never.{case_id} took {took}s"
+        assert took >= limit - 0.1, f"fake.never.{case_id} took {took}s"
     assert result.ret == 1  # a timeout is a failing verdict
-    # The whole run: the deadlines plus start-up, never a hang.
-    assert elapsed < 2 * DEADLINE_S + LAST_GUARD_S + 15, elapsed
 
 
 def test_reruns_of_a_hung_case_stay_bounded(session):

@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from conformance import options
+from conformance import inert, options
 from conformance.errors import UsageError
 
 
@@ -38,34 +38,31 @@ def report_files(args: list[str]) -> list[Path]:
 
 def main(args: argparse.Namespace) -> int:
     from conformance.report import matrix, matrix_render, model
-    from conformance.report.write import atomic_write, ensure_writable
+    from conformance.report.write import check_directory, write_set
 
     # Every input is read and checked before anything is written.
     named = [(str(p), model.load(p)) for p in report_files(args.reports)]
     exp_dir = os.environ.get(options.EXPECTATIONS[2])
     m = matrix.build(named, documented=not args.no_documented,
                      expectations_dir=Path(exp_dir) if exp_dir else None)
-    out = Path(args.out)
-    try:
-        ensure_writable(out)
-    except OSError as exc:
-        raise UsageError(f"--out {args.out}: not a writable directory ({exc.strerror})") from None
+    out = check_directory(Path(args.out))
     paths = {"md": out / "matrix.md", "html": out / "matrix.html"}
-    atomic_write(paths["md"], matrix_render.markdown(m))
-    atomic_write(paths["html"], matrix_render.html(m))
+    write_set({paths["md"]: matrix_render.markdown(m), paths["html"]: matrix_render.html(m)},
+              "--out")
     observed = [c.id for c in m.columns if c.observed]
     documented = [c.id for c in m.columns if not c.observed]
     rows = m.rows
     print(f"matrix: {paths['md']}, {paths['html']}")
-    print(f"{len(rows)} rows; observed: {', '.join(observed)}"
-          + (f"; documented only: {', '.join(documented)}" if documented else ""))
+    print(inert.terminal(f"{len(rows)} rows; observed: {', '.join(observed)}"
+                         + (f"; documented only: {', '.join(documented)}" if documented else "")))
     split = [r for r in rows if r.disagree == "observed"]
     documented_only = sum(1 for r in rows if r.disagree == "documented")
     print(f"{len(split) + documented_only} row(s) where platforms disagree: {len(split)} between "
           f"observed platforms, {documented_only} with documentation only")
     # The observed differences are the news; list them with each side's behaviour.
     for r in split:
-        print(f"  {r.case_id} [{r.params}]: "
-              + "; ".join(f"{c.id} [{'|'.join(map(str, cell.kinds)) or '-'}] {cell.text}"
-                          for c, cell in zip(m.columns, r.cells, strict=True) if c.observed))
+        print(inert.terminal(
+            f"  {r.case_id} [{r.params}]: "
+            + "; ".join(f"{c.id} [{'|'.join(map(str, cell.kinds)) or '-'}] {cell.text}"
+                        for c, cell in zip(m.columns, r.cells, strict=True) if c.observed)))
     return 0

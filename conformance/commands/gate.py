@@ -8,12 +8,14 @@ the run wrote and gates it. What counts as a regression is in report/gate.py.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from conformance.errors import ReportError, UsageError
+from conformance.errors import OutputError, ReportError
 
 if TYPE_CHECKING:
     from conformance.report.gate import Outcome
@@ -46,13 +48,31 @@ def load(path: str, role: str) -> dict[str, Any]:
 
 
 def check_output(path: str, flag: str) -> Path:
-    """Refuse an output file whose directory does not exist, before anything runs."""
-    p = Path(path)
-    if p.is_dir():
-        raise UsageError(f"{flag} {path}: is a directory, expected a file name")
-    if not p.resolve().parent.is_dir():
-        raise UsageError(f"{flag} {path}: directory {p.parent} does not exist")
-    return p
+    """Refuse, before anything runs, an output file that cannot be written as asked."""
+    from conformance.report.write import check_file
+
+    return check_file(Path(path), flag)
+
+
+def _append_summary(path: str, md: str) -> None:
+    """Append to the CI job summary: a regular file only, never waiting on a FIFO."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK \
+        | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o666)
+    except OSError as exc:
+        why = "a symbolic link" if exc.errno == errno.ELOOP else exc.strerror
+        raise OutputError(f"cannot append to ${SUMMARY_ENV} ({path}): {why}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OutputError(f"cannot append to ${SUMMARY_ENV} ({path}): not a regular file")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "w", encoding="utf-8", closefd=False) as f:
+            f.write(md)
+    except OSError as exc:
+        raise OutputError(f"cannot append to ${SUMMARY_ENV} ({path}): {exc.strerror}") from None
+    finally:
+        os.close(fd)
 
 
 def emit(outcome: Outcome, markdown: Path | None) -> None:
@@ -64,16 +84,14 @@ def emit(outcome: Outcome, markdown: Path | None) -> None:
         print(line)
     md = gate.markdown(outcome)
     if markdown is not None:
-        atomic_write(markdown, md)
+        atomic_write(markdown, md, "--markdown")
     summary = os.environ.get(SUMMARY_ENV)
     if summary:
         try:
-            with open(summary, "a", encoding="utf-8") as f:
-                f.write(md)
-        except OSError as exc:
+            _append_summary(summary, md)
+        except OutputError as exc:
             # The gate's answer stands; a missing job summary is worth a warning only.
-            print(f"socket-conformance: warning: cannot append to ${SUMMARY_ENV} "
-                  f"({summary}): {exc.strerror}", file=sys.stderr)
+            print(f"socket-conformance: warning: {exc}", file=sys.stderr)
 
 
 def main(args: argparse.Namespace) -> int:

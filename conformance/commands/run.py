@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from conformance import options, repeat
+from conformance import checks, options, repeat
 from conformance.errors import UsageError
 
 PLATFORMS = ("host", "gvisor", "uml")
@@ -26,38 +26,27 @@ def cases_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _workers(value: str) -> str:
-    if value == "auto" or (value.isdigit() and int(value) >= 0):
-        return value
-    raise argparse.ArgumentTypeError(f"-n takes a number or 'auto', got {value!r}")
-
-
-def _count(value: str) -> int:
-    if value.isdigit():
-        return int(value)
-    raise argparse.ArgumentTypeError(f"--reruns takes a whole number >= 0, got {value!r}")
-
-
 def add_parser(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="run the suite on this platform and write its report")
     run.add_argument("--out", default="reports", help="report directory (default ./reports)")
-    run.add_argument("-n", dest="workers", type=_workers, default="0",
+    run.add_argument("-n", dest="workers", type=checks.workers, default="0",
                      help="pytest-xdist workers: a number or 'auto' (default 0: in-process); "
                           "with --platform gvisor or uml, how many sandboxes run side by "
                           "side, each pinned to one CPU ('auto': one per CPU; 0: one)")
-    run.add_argument("-k", dest="keyword", help="only cases matching this pytest -k expression")
+    run.add_argument("-k", dest="keyword", type=checks.keyword,
+                     help="only cases matching this pytest -k expression")
     run.add_argument("--platform", default="host",
                      help=f"where to run: {', '.join(PLATFORMS)} (default host)")
-    run.add_argument("--timeout", type=float, default=20.0,
+    run.add_argument("--timeout", type=checks.seconds("a per-case limit"), default=20.0,
                      help="last-resort per-case limit in seconds (pytest-timeout)")
-    run.add_argument("--deadline", type=float, default=900.0,
+    run.add_argument("--deadline", type=checks.seconds("a sandbox deadline"), default=900.0,
                      help="gvisor, uml: stop the sandbox after this many seconds and report "
                           "what completed (default 900)")
     run.add_argument("-q", "--quiet", action="store_true", help="less pytest output")
     run.add_argument("--repeat", type=repeat.count, default=1, metavar="N",
                      help="stress mode: run the whole suite N times and list every case "
                           "instance whose verdict or observation differed; exit 1 if any did")
-    run.add_argument("--reruns", type=_count, default=2, metavar="N",
+    run.add_argument("--reruns", type=checks.reruns, default=2, metavar="N",
                      help="run a result that deviates, times out or errors up to N more "
                           "times; one that then passes is flaky (default 2)")
     run.add_argument("--baseline", metavar="OLD.json",
@@ -107,7 +96,7 @@ def main(args: argparse.Namespace) -> int:
 
     from conformance import expectations
     from conformance.commands import gate
-    from conformance.report.write import ensure_writable
+    from conformance.report.write import check_directory
 
     if args.platform not in PLATFORMS:
         raise UsageError(
@@ -115,11 +104,7 @@ def main(args: argparse.Namespace) -> int:
         )
     # Read and check --baseline/--junit before anything (even --out) is created.
     baseline = gate.preflight(args)
-    out = Path(args.out).resolve()
-    try:
-        ensure_writable(out)
-    except OSError as exc:
-        raise UsageError(f"--out {args.out}: not a writable directory ({exc.strerror})") from None
+    out = check_directory(Path(args.out)).resolve()
     # A malformed file is reported here, once, as one line, before pytest starts.
     exp_dir = os.environ.get(options.EXPECTATIONS[2])
     expectations.load_all(Path(exp_dir) if exp_dir else None)

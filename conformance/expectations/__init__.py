@@ -29,6 +29,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from conformance import inert
 from conformance.errors import ExpectationError as ExpectationError  # raised by the loaders
 
 if sys.version_info >= (3, 11):
@@ -128,17 +129,26 @@ class ExpectationSet:
 
 def load_file(path: Path, family: str | None = None) -> ExpectationSet:
     """Parse and validate one expectations file; errors name the file and line."""
-    text = path.read_text(encoding="utf-8")
+    from conformance import inputs
+
     try:
+        text = inputs.read_text(path)
         data = tomllib.loads(text)
+    except inputs.InputError as exc:
+        raise ExpectationError(str(exc)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ExpectationError(f"{path}: {exc}") from None
+    except RecursionError:
+        raise ExpectationError(f"{path}: nested too deeply") from None
+    except ValueError as exc:  # a number int() refuses (thousands of digits)
+        raise ExpectationError(f"{path}: {str(exc)[:120]}") from None
     entries: dict[str, list[Expectation]] = {}
     for case_id, tables in data.items():
         line = _header_line(text, case_id)
         where = f"{path}:{line}"
-        if not isinstance(tables, list):
-            raise ExpectationError(f'{where}: {case_id} must be an array of tables [["{case_id}"]]')
+        if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+            raise ExpectationError(f'{where}: {case_id!r} must be an array of tables '
+                                   f'[["{case_id}"]]')
         for table in tables:
             entries.setdefault(case_id, []).append(_entry(case_id, table, str(path), line, where))
     return ExpectationSet(family or path.stem, entries)
@@ -148,8 +158,16 @@ def _entry(case_id: str, t: Mapping[str, Any], file: str, line: int, where: str)
     unknown = set(t) - _ENTRY_KEYS
     if unknown:
         raise ExpectationError(f"{where}: unknown key(s) {sorted(unknown)} in {case_id}")
-    if not t.get("source"):
+    if not t.get("source") or not isinstance(t["source"], str):
         raise ExpectationError(f"{where}: {case_id} has no source")
+    url = t.get("url")
+    # The url becomes a link in every report: only a web address may.
+    if url is not None and inert.http_url(url) is None:
+        raise ExpectationError(f"{where}: {case_id} url must be an http or https address, "
+                               f"got {str(url)[:80]!r}")
+    tags = t.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(x, str) for x in tags):
+        raise ExpectationError(f"{where}: {case_id} tags must be a list of strings")
     is_open = bool(t.get("open", False))
     accept = t.get("accept", [])
     if not is_open and (not isinstance(accept, list) or not accept
@@ -160,9 +178,10 @@ def _entry(case_id: str, t: Mapping[str, Any], file: str, line: int, where: str)
         raise ExpectationError(f"{where}: {case_id} 'when' takes only {sorted(_WHEN_KEYS)}")
     if "kernel" in when and not _KERNEL_COND.match(str(when["kernel"])):
         raise ExpectationError(f"{where}: {case_id} kernel condition must look like '>=4.6'")
+    if not isinstance(when.get("params", {}), dict):
+        raise ExpectationError(f"{where}: {case_id} 'when.params' must be a table")
     return Expectation(
-        case_id, tuple(accept), t["source"], t.get("url"), when, file, line, is_open,
-        tuple(t.get("tags", ())),
+        case_id, tuple(accept), t["source"], url, when, file, line, is_open, tuple(tags),
     )
 
 

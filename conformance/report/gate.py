@@ -37,6 +37,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from conformance import inert
 from conformance.errors import ReportError
 from conformance.report.render import expected_text, params_text, short
 from conformance.verdict import FAILING
@@ -205,11 +206,9 @@ def text(out: Outcome) -> list[str]:
             mark = "!" if f.fails(out.strict) else " "
             lines.append(f"{mark} {f.kind.upper():<{kind_w}}  {f.name:<{name_w}}  {describe(f)}")
     lines.append(verdict_line(out))
-    return lines
-
-
-def _cell(value: str) -> str:
-    return value.replace("|", "\\|").replace("\n", " ")
+    # Report fields are input: an escape sequence or a line break in one must
+    # neither act on the terminal nor forge a line of the gate's output.
+    return [inert.terminal(line) for line in lines]
 
 
 def markdown(out: Outcome) -> str:
@@ -218,12 +217,13 @@ def markdown(out: Outcome) -> str:
     lines = [
         f"## socket-conformance gate: {state}{' (strict)' if out.strict else ''}",
         "",
-        f"Baseline `{out.old_platform['id']}` compared with `{out.new_platform['id']}`: "
+        f"Baseline {inert.markdown_code(out.old_platform['id'])} compared with "
+        f"{inert.markdown_code(out.new_platform['id'])}: "
         f"{out.compared} instances in both reports.",
     ]
     changes = _platform_changes(out.old_platform, out.new_platform)
     if changes:
-        lines += ["", f"Platform changes: {changes}."]
+        lines += ["", f"Platform changes: {inert.markdown(changes)}."]
     lines += ["", "| " + " | ".join(KINDS) + " |", "|" + "---|" * len(KINDS),
               "| " + " | ".join(str(out.count(k)) for k in KINDS) + " |", ""]
     if not out.findings:
@@ -231,9 +231,11 @@ def markdown(out: Outcome) -> str:
     else:
         lines += ["| | finding | case | params | what changed |", "|---|---|---|---|---|"]
         for f in out.findings:
-            lines.append("| " + " | ".join(_cell(x) for x in (
+            # A CI job summary renders HTML and images: every report field is text.
+            lines.append("| " + " | ".join((
                 "fails" if f.fails(out.strict) else "",
                 f"**{f.kind}**" if f.fails(out.strict) else f.kind,
-                f"`{f.id}`", params_text(f.params), describe(f),
+                inert.markdown_code(f.id), inert.markdown(params_text(f.params)),
+                inert.markdown(describe(f)),
             )) + " |")
     return "\n".join(lines) + "\n"

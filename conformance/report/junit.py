@@ -104,4 +104,4 @@ def to_xml(report: dict[str, Any]) -> str:
 
 def write(report: dict[str, Any], path: Path) -> None:
     """Write the JUnit file atomically: the old file or the new one, never half."""
-    atomic_write(path, to_xml(report))
+    atomic_write(path, to_xml(report), "--junit")

@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from conformance import __version__
+from conformance import __version__, inert
 from conformance.errors import ReportError
 from conformance.probe import Platform
 from conformance.verdict import VERDICTS
@@ -86,35 +86,52 @@ def validate(report: Any, name: str = "report") -> None:
     if errors:
         e = errors[0]
         where = "/".join(str(p) for p in e.absolute_path) or "(top level)"
-        raise ReportError(f"{name}: field {where}: {e.message}")
+        raise ReportError(f"{name}: field {_clip(where)}: {_clip(e.message)}")
+    # A source's url becomes a link in every rendering: only a web address may.
+    for i, r in enumerate(report["results"]):
+        for j, s in enumerate(r["sources"]):
+            if s.get("url") is not None and inert.http_url(s["url"]) is None:
+                raise ReportError(f"{name}: field results/{i}/sources/{j}/url: "
+                                  f"{_clip(repr(s['url']))} is not an http or https address")
+
+
+def _clip(text: str, width: int = 200) -> str:
+    """A message quoting a field keeps to one readable line, however long the field."""
+    return text if len(text) <= width else text[:width] + f"... ({len(text)} characters)"
 
 
 def _check_version(declared: Any, name: str) -> None:
     """Compare schema versions before any field: a newer report must say "newer"."""
     prefix, _, number = SCHEMA.rpartition("/")
     head, _, theirs = str(declared).rpartition("/")
-    if head != prefix or not theirs.isdigit():
-        raise ReportError(f"{name}: schema {declared!r} is not a socket-conformance report "
-                          f"schema (expected {SCHEMA!r})")
+    shown = _clip(repr(declared))
+    # Only a few ASCII digits reach int(): 5000 of them would make it raise, and
+    # isdigit() alone also admits other scripts' digits.
+    if head != prefix or not (theirs.isascii() and theirs.isdigit()) or len(theirs) > 6:
+        raise ReportError(f"{name}: schema {shown} is not a socket-conformance report schema "
+                          f"(expected {SCHEMA!r})")
     if int(theirs) > int(number):
-        raise ReportError(f"{name}: written by a newer socket-conformance (schema {declared!r}; "
+        raise ReportError(f"{name}: written by a newer socket-conformance (schema {shown}; "
                           f"this version reads {SCHEMA!r}); upgrade socket-conformance")
     if int(theirs) < int(number):
-        raise ReportError(f"{name}: schema {declared!r} is older than {SCHEMA!r}; "
+        raise ReportError(f"{name}: schema {shown} is older than {SCHEMA!r}; "
                           "run the suite again to regenerate the report")
 
 
 def load(path: Path) -> dict[str, Any]:
-    """Read and validate a report file; every failure is one ReportError line."""
+    """Read and validate a report file; every failure is one ReportError line.
+
+    Only a regular file of bounded size is read (inputs.py), so a FIFO,
+    /dev/zero or a huge sparse file is refused before it can block or fill memory.
+    """
+    from conformance import inputs
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ReportError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ReportError(f"{path}: not JSON ({exc.msg}: line {exc.lineno}); "
-                          "truncated or not a report") from None
+        data = inputs.parse_json(inputs.read_text(path))
+    except inputs.InputError as exc:
+        raise ReportError(str(exc)) from None
+    except ValueError as exc:
+        raise ReportError(f"{path}: {exc}; truncated or not a report") from None
     validate(data, str(path))
     report: dict[str, Any] = data  # validate() refused anything but a report object
     return report

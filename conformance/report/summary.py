@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from conformance import inert
 from conformance.report.render import expected_text, params_text, short
 from conformance.verdict import FAILING, VERDICTS
 
@@ -23,4 +24,5 @@ def lines(report: dict[str, Any], paths: dict[str, Path]) -> list[str]:
                 f"observed {short(r['observation'])}; expected {expected_text(r['expected'])}"
                 + (f"; {r['message']}" if r["verdict"] != "deviates" and r["message"] else "")
             )
-    return out
+    # Messages and observations may hold anything a stack or a file put there.
+    return [inert.terminal(line) for line in out]
