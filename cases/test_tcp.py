@@ -124,6 +124,7 @@ def test_sendto_address_ignored(family: str, backend: str, kit: Kit) -> dict[str
     ],
     level="platform-defined",
     params={"family": INET, "backend": BACKENDS},
+    asserts=["linux:recv.2:src_addr"],
 )
 def test_recvfrom_address(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     """recvfrom() on an accepted stream gives no address (Python: None; libc: addrlen 0)."""
@@ -191,6 +192,7 @@ def test_recv_unconnected(family: str, backend: str, kit: Kit) -> dict[str, Any]
         mslearn("recv", "Return value: zero when the connection was gracefully closed"),
     ],
     params={"family": ALL_FAMILIES, "peer": ("shutdown_wr", "close"), "backend": BACKENDS},
+    asserts=["linux:recv.2:EOF"],
 )
 def test_eof(family: str, peer: str, backend: str, kit: Kit) -> dict[str, Any]:
     """Data sent before the peer's shutdown(SHUT_WR) or close() is read, then recv() gives 0."""

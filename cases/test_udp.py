@@ -103,6 +103,7 @@ def test_unconnected_recvfrom_source(family: str, backend: str, kit: Kit) -> dic
         linux("unix(7)", "SOCK_DGRAM preserves message boundaries"),
     ],
     params={"family": ALL_FAMILIES, "backend": BACKENDS},
+    asserts=["linux:udp.7:datagram"],
 )
 def test_datagram_boundaries(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     """Five datagrams of sizes 1, 100, 7, 1400 and 6 come back as five recv() results."""
@@ -165,6 +166,7 @@ def test_truncation(family: str, backend: str, kit: Kit) -> dict[str, Any]:
         linux("udp(7)", "FIONREAD: the next datagram may contain zero bytes"),
     ],
     params={"family": INET, "backend": BACKENDS},
+    asserts=["linux:recv.2:zero_length_datagram"],
 )
 def test_zero_length(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     """An empty datagram sent before a marker is read as its own 0-byte recv() result."""

@@ -237,6 +237,7 @@ def test_recvfrom_peer(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     ],
     level="should",
     params={"family": INET, "backend": BACKENDS},
+    asserts=["linux:recv.2:ECONNREFUSED"],
 )
 def test_icmp_refused(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     """The ICMP port unreachable for a sent datagram surfaces as an error on the next recv()."""

@@ -67,6 +67,19 @@ class Kit:
                 raise Unsupported(f"socket({family}, {type}) failed: {errno_name(exc)}") from exc
             raise
 
+    def pipe_socket(self, family: str, type: str) -> Socket:
+        """A libc-backend Socket whose descriptor is a pipe, not a socket.
+
+        Every socket call on it reaches the kernel with a valid descriptor
+        of the wrong kind (the ENOTSOCK condition); the Python backend cannot
+        express this, as socket.socket() refuses such a descriptor itself.
+        """
+        from conformance.backends.libc import LibcSocket
+
+        r, w = os.pipe()
+        os.close(w)
+        return self.tracker.add(LibcSocket(r, family, type, self.tracker))
+
     def address(self, family: str, port: int = 0, host: str | None = None) -> Address:
         """A bindable address: loopback (or ``host``) and ``port``; a fresh path for unix."""
         if family == "unix":

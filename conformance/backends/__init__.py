@@ -38,7 +38,8 @@ _OPTION_LEVELS = (
     ("SO_", "SOL_SOCKET"), ("TCP_", "IPPROTO_TCP"), ("IPV6_", "IPPROTO_IPV6"),
     ("IP_", "IPPROTO_IP"),
 )
-# Options whose value is not an int: SO_LINGER is (on, seconds).
+# Options whose value is not an int: SO_LINGER is (on, seconds), SO_RCVTIMEO and
+# SO_SNDTIMEO are (seconds, microseconds).
 OptionValue = int | tuple[int, int]
 
 
@@ -74,6 +75,10 @@ def pack_option(name: str, value: OptionValue) -> bytes:
         if not isinstance(value, tuple):
             raise HarnessError("SO_LINGER takes (on, seconds)")
         return struct.pack("ii", *value)
+    if name in ("SO_RCVTIMEO", "SO_SNDTIMEO"):
+        if not isinstance(value, tuple):
+            raise HarnessError(f"{name} takes (seconds, microseconds)")
+        return struct.pack("ll", *value)  # struct timeval: two C longs
     if isinstance(value, tuple):
         raise HarnessError(f"{name} takes an int")
     return struct.pack("i", value)

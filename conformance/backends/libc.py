@@ -258,6 +258,18 @@ class LibcSocket:
         got = _check(_lib().recvfrom(self._fd, buf, n, flag_bits(flags), sa, ctypes.byref(ln)))
         return buf.raw[:got], unpack_sockaddr(sa.raw, ln.value), ln.value
 
+    def recvfrom_raw(self, n: int, capacity: int) -> tuple[bytes, bytes, int]:
+        """recvfrom() into an address buffer of ``capacity`` bytes.
+
+        Returns the data, the address bytes the buffer holds, and the length
+        the kernel wrote back, which may exceed ``capacity`` when it truncated.
+        """
+        buf = ctypes.create_string_buffer(max(n, 1))
+        sa = ctypes.create_string_buffer(max(capacity, 1))
+        ln = ctypes.c_uint32(capacity)
+        got = _check(_lib().recvfrom(self._fd, buf, n, 0, sa, ctypes.byref(ln)))
+        return buf.raw[:got], sa.raw[:capacity], ln.value
+
     def recvmsg(self, n: int) -> tuple[bytes, bool]:
         """recvmsg(2) into one ``n``-byte iovec; the data and whether msg_flags has MSG_TRUNC."""
         buf = ctypes.create_string_buffer(max(n, 1))
