@@ -21,8 +21,8 @@ from conformance.errors import DeadlineExceeded
 
 # Syscall numbers per machine, from the kernel's syscall tables.
 SYSCALLS: dict[str, dict[str, tuple[int, ...]]] = {
-    "x86_64": {"accept": (43, 288), "recv": (45, 47), "connect": (42,)},
-    "aarch64": {"accept": (202, 242), "recv": (207, 212), "connect": (203,)},
+    "x86_64": {"accept": (43, 288), "recv": (45, 47), "connect": (42,), "send": (44, 46)},
+    "aarch64": {"accept": (202, 242), "recv": (207, 212), "connect": (203,), "send": (206, 211)},
 }
 
 WINDOW_S = 0.05

@@ -1,5 +1,7 @@
 """The destination guard: traffic goes to loopback or to suite-made namespaces only.
 
+The unspecified address (0.0.0.0, ::) counts as loopback: no stack routes it off the host.
+
 Every backend calls :func:`check_destination` before connect() and sendto().
 Namespace prefixes are admitted only while a topology created by the suite is
 active (topology.py registers them); the host's own subnets never are. When the
@@ -79,6 +81,11 @@ def check_destination(family: str, addr: Any, fd: int | None = None) -> None:
     with _lock:
         prefixes, namespaces = list(_namespace_prefixes), set(_namespaces)
     if any(ip.version == net.version and ip in net for net in _LOOPBACK):
+        return
+    if ip.is_unspecified:
+        # The wildcard as a destination never leaves the host: Linux sends to
+        # the local host, the BSDs substitute a local address of the sending
+        # host (in_pcbconnect), Winsock refuses it (WSAEADDRNOTAVAIL).
         return
     if not any(ip.version == net.version and ip in net for net in prefixes):
         raise UnsafeDestination(

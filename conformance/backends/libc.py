@@ -270,6 +270,19 @@ class LibcSocket:
         got = _check(_lib().recvfrom(self._fd, buf, n, 0, sa, ctypes.byref(ln)))
         return buf.raw[:got], sa.raw[:capacity], ln.value
 
+    def connect_raw(self, sockaddr: bytes) -> None:
+        """connect() with ready-made sockaddr bytes: another family, a short length."""
+        _check(_lib().connect(self._fd, sockaddr, len(sockaddr)))
+
+    def sendto_raw(self, data: bytes, sockaddr: bytes, flags: Flags = ()) -> int:
+        """sendto() with ready-made sockaddr bytes: another family, a short length.
+
+        Only loopback traffic can result: a destination the kernel accepts is
+        the one the bytes encode, and cases build those from loopback addresses.
+        """
+        return _check(_lib().sendto(self._fd, data, len(data), flag_bits(flags),
+                                    sockaddr, len(sockaddr)))
+
     def recvmsg(self, n: int) -> tuple[bytes, bool]:
         """recvmsg(2) into one ``n``-byte iovec; the data and whether msg_flags has MSG_TRUNC."""
         buf = ctypes.create_string_buffer(max(n, 1))
