@@ -157,7 +157,7 @@ def test_crash_mid_run_salvages_what_completed(tmp_path, monkeypatch, load_repor
     argv = [*suite_argv(), "-p", "crash_second"]
     code = sandbox.run(fake_runner(), argv, out, deadline_s=120, echo=None)
     assert code == 1
-    report = load_report(next(out.glob("*.json")))
+    report = load_report(next((out / "partial").glob("*.json")))
     assert report["platform"]["stack"] == "fake"
     by_backend = {r["params"]["backend"]: r for r in report["results"]}
     first, second = by_backend["python"], by_backend["libc"]  # the order they ran in
@@ -173,7 +173,7 @@ def test_sandbox_that_never_starts_still_yields_a_report(tmp_path, load_report):
     out = tmp_path / "reports"
     code = sandbox.run(runner, suite_argv(), out, deadline_s=30, echo=None)
     assert code == 1
-    report = load_report(out / f"linux-9.9-{os.uname().machine.lower()}-fake.json")
+    report = load_report(out / "partial" / f"linux-9.9-{os.uname().machine.lower()}-fake.json")
     (only,) = report["results"]
     assert (only["id"], only["verdict"]) == (sandbox.RUN_ID, "error")
     assert "exited with code 3 before the suite finished" in only["message"]
@@ -223,7 +223,7 @@ def test_a_crashed_shard_keeps_the_other_shards_results(tmp_path, monkeypatch, l
     out = tmp_path / "reports"
     argv = [*suite_argv(), "-p", "crash_libc"]
     assert sandbox.run(fake_runner(), argv, out, deadline_s=120, workers="2", echo=None) == 1
-    report = load_report(next(out.glob("*.json")))
+    report = load_report(next((out / "partial").glob("*.json")))
     by_backend = {r["params"]["backend"]: r for r in report["results"]}
     assert by_backend["python"]["verdict"] == "conforms"
     assert by_backend["libc"]["verdict"] == "error"
@@ -235,7 +235,7 @@ def test_every_sandbox_that_never_starts_has_its_own_run_error(tmp_path, load_re
     runner = fake_runner([sys.executable, "-c", "raise SystemExit(3)"])
     out = tmp_path / "reports"
     assert sandbox.run(runner, suite_argv(), out, deadline_s=30, workers="2", echo=None) == 1
-    report = load_report(next(out.glob("*.json")))
+    report = load_report(next((out / "partial").glob("*.json")))
     assert [(r["id"], r["params"], r["verdict"]) for r in report["results"]] == [
         (sandbox.RUN_ID, {"shard": "1/2"}, "error"), (sandbox.RUN_ID, {"shard": "2/2"}, "error"),
     ]
@@ -273,7 +273,7 @@ def test_deadline_message_and_partial_journal(tmp_path, load_report):
                           sandbox.Ended(None, True, 7.0, ("collected 3 items",)))
     out = tmp_path / "reports"
     assert sandbox.finish(fake_runner(), [shard], out, 7.0, "", None) == 1
-    report = load_report(out / "linux-1.0-x86_64-fake.json")
+    report = load_report(out / "partial" / "linux-1.0-x86_64-fake.json")
     (only,) = report["results"]
     assert only["verdict"] == "error" and only["nodeid"] == "a.py::t[1]"
     assert "did not finish within its 7 s deadline" in only["message"]

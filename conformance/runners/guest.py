@@ -144,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     workdir = Path(args[0])
     job = json.loads((workdir / JOB).read_text(encoding="utf-8"))
+    # Read once, then gone: whatever ends the run, the caller's environment does
+    # not stay on disk (the UML init script holds it too).
+    for name in (JOB, "init"):
+        (workdir / name).unlink(missing_ok=True)
     if not job["init"]:
         return run(workdir, job)
     # PID 1 of a booted kernel: returning would panic it, so always power off instead.

@@ -235,14 +235,14 @@ def run(
     from conformance.report.model import now
 
     tool = runner.locate()
-    # The whole environment: a booted kernel's init starts with almost none, and the
-    # guest should see what a host run sees (PYTHONPATH, the suite's own settings).
-    env = dict(os.environ, SOCKET_CONFORMANCE_STACK=runner.stack)
+    env = guest_env(runner.stack)
     # The guest's output reaches the user through a pipe; a UML console is a tty.
     env.setdefault("PY_COLORS", "0")
     cpus = cpus_for(workers)
-    # mkdtemp makes the directory private (0700): the job files hold the environment.
-    root = Path(tempfile.mkdtemp(prefix=f"socket-conformance-{runner.stack}-"))
+    sweep_work_dirs(runner.stack)
+    # mkdtemp makes the directory private (0700); the guest removes its job file
+    # (which holds guest_env()) as soon as it has read it.
+    root = Path(tempfile.mkdtemp(prefix=f"{_ROOT_PREFIX}{runner.stack}-{os.getpid()}-"))
     try:
         shards, launches = [], []
         for i, cpu in enumerate(cpus):
@@ -266,6 +266,45 @@ def run(
         return finish(runner, shards, out, deadline_s, started, echo)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+# What the guest needs of the caller's environment (a booted kernel's init starts
+# with none): where Python and the suite find their files and settings, the
+# locale, the terminal and the temporary directory. Nothing else, no token or
+# password a caller's shell holds, is written to disk for the guest.
+_GUEST_ENV = re.compile(
+    r"PATH|HOME|LANG|LANGUAGE|TZ|TMPDIR|TERM|COLUMNS|NO_COLOR|FORCE_COLOR|VIRTUAL_ENV"
+    r"|PYTHON[A-Z0-9_]*|PY_COLORS|(LC|PYTEST|HYPOTHESIS|SOCKET_CONFORMANCE|COVERAGE)_[A-Z0-9_]*"
+)
+_ROOT_PREFIX = "socket-conformance-"
+
+
+def guest_env(stack: str) -> dict[str, str]:
+    """The environment the guest runs with, and all of it the job file holds."""
+    env = {k: v for k, v in os.environ.items() if _GUEST_ENV.fullmatch(k)}
+    return dict(env, SOCKET_CONFORMANCE_STACK=stack)
+
+
+def sweep_work_dirs(stack: str) -> None:
+    """Remove the work directories of earlier runs on ``stack`` that were killed
+    before they could (their process is gone); a running one's is left alone."""
+    prefix = f"{_ROOT_PREFIX}{stack}-"
+    try:
+        entries = list(os.scandir(tempfile.gettempdir()))
+    except OSError:
+        return
+    for e in entries:
+        pid = e.name[len(prefix):].partition("-")[0]
+        if not (e.name.startswith(prefix) and pid.isdigit()):
+            continue
+        try:
+            if not e.is_dir(follow_symlinks=False) or e.stat().st_uid != os.geteuid():
+                continue
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(e.path, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def read_journal(path: Path) -> list[dict[str, Any]]:
@@ -302,10 +341,15 @@ def finish(
         return next((c for c in codes if c != _NO_TESTS), _NO_TESTS)
     results += disagreements(runner, shards)
     report = model.build(platform_of(runner, shards), results, started)
-    paths = write.write_all(report, out)
+    unfinished = codes.count(None)
+    # A run stopped early or never started is no match for the last complete one.
+    partial = f"{unfinished} of {len(shards)} sandbox(es) did not finish" if unfinished else None
+    paths = write.write_all(report, out, partial)
     if echo is not None:
         for line in summary.lines(report, paths):
             print(line, file=echo)
+        if partial:
+            print(write.partial_note(paths, partial), file=echo)
     refused = [c for c in codes if c in _NOT_RUN]
     if refused:
         return refused[0]
