@@ -13,7 +13,9 @@ STACK = ("--conformance-stack", "conformance_stack", "SOCKET_CONFORMANCE_STACK",
          "name of the socket stack under test: host, gvisor, uml (default host)")
 EXPECTATIONS = ("--conformance-expectations", "conformance_expectations",
                 "SOCKET_CONFORMANCE_EXPECTATIONS",
-                "directory of expectation TOML files (default: the ones shipped)")
+                "a directory of your own expectation TOML files (<family>.toml, "
+                "<family>/*.toml), laid over the shipped ones: its entries for a case id "
+                "replace the shipped entries for that id")
 RERUNS = ("--conformance-reruns", "conformance_reruns", "SOCKET_CONFORMANCE_RERUNS",
           "run an instance whose result deviates, times out or errors up to N more times; "
           "one that then passes is marked flaky (default 2)")

@@ -26,6 +26,13 @@ def cases_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def _directory(value: str) -> Path:
+    path = Path(value).resolve()
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value}: not a directory")
+    return path
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="run the suite on this platform and write its report")
     run.add_argument("--out", default="reports", help="report directory (default ./reports)")
@@ -59,6 +66,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--strict", action="store_true",
                      help="flaky results fail the run; with --baseline, observation "
                           "changes fail the gate too")
+    run.add_argument("--cases", type=_directory, action="append", default=[], metavar="DIR",
+                     help="also run the cases in DIR (repeatable): your own case modules, "
+                          "which import conformance.api")
+    run.add_argument("--expectations", type=_directory, metavar="DIR",
+                     help=options.EXPECTATIONS[3])
 
 
 def pytest_args(args: argparse.Namespace, out: Path | None) -> list[str]:
@@ -67,7 +79,7 @@ def pytest_args(args: argparse.Namespace, out: Path | None) -> list[str]:
     choice of workers (sandboxes) to the host."""
     where = cases_dir()
     argv = [
-        str(where),
+        str(where), *map(str, args.cases),
         "-p", "conformance.plugin",
         "-p", "no:cacheprovider",
         # Cases return observations and never rely on assertion rewriting (a
@@ -105,6 +117,9 @@ def main(args: argparse.Namespace) -> int:
     # Read and check --baseline/--junit before anything (even --out) is created.
     baseline = gate.preflight(args)
     out = check_directory(Path(args.out)).resolve()
+    if args.expectations:
+        # Through the environment, so xdist workers and sandboxed runs see it too.
+        os.environ[options.EXPECTATIONS[2]] = str(args.expectations)
     # A malformed file is reported here, once, as one line, before pytest starts.
     exp_dir = os.environ.get(options.EXPECTATIONS[2])
     expectations.load_all(Path(exp_dir) if exp_dir else None)

@@ -17,6 +17,10 @@ An accepted observation matches when each of its keys is present in the
 observation with an equal value: cases may record more than an expectation
 pins down. In ``posix.toml`` an entry may say ``open = true`` instead of
 ``accept``: POSIX leaves the behaviour to the implementation.
+
+A user's directory of the same layout (``--conformance-expectations``,
+``SOCKET_CONFORMANCE_EXPECTATIONS``, ``run --expectations``) overlays the
+shipped files: its entries for a case id replace the shipped ones for that id.
 """
 
 from __future__ import annotations
@@ -197,22 +201,59 @@ def data_dir() -> Path:
     return Path(str(resources.files("conformance.expectations")))
 
 
-def load_family(family: str, directory: Path | None = None) -> ExpectationSet:
-    """The expectations of a platform family: ``<family>.toml``, then ``<family>/*.toml``.
+def _read_family(family: str, base: Path) -> dict[str, list[Expectation]]:
+    """``<family>.toml``, then ``<family>/*.toml``, from one directory.
 
-    Absent files are an empty set. The same case id in two files keeps both
+    Absent files are no entries. The same case id in two files keeps both
     lists of entries, the earlier file's first.
     """
-    base = directory or data_dir()
     paths = [base / f"{family}.toml", *sorted((base / family).glob("*.toml"))]
     entries: dict[str, list[Expectation]] = {}
     for path in paths:
         if path.is_file():
             for case_id, found in load_file(path, family).entries.items():
                 entries.setdefault(case_id, []).extend(found)
+    return entries
+
+
+def check_overlay(directory: Path) -> None:
+    """Refuse a user's expectations directory that cannot be what the user meant.
+
+    A typo must not pass for "no expectations of mine": the directory must
+    exist, be readable and hold expectation files, each named for a family.
+    """
+    try:
+        names = sorted(p.name for p in directory.iterdir())
+    except FileNotFoundError:
+        raise ExpectationError(f"expectations {directory}: no such directory") from None
+    except NotADirectoryError:
+        raise ExpectationError(f"expectations {directory}: not a directory") from None
+    except OSError as exc:
+        raise ExpectationError(f"expectations {directory}: cannot read ({exc.strerror})") from None
+    known = (*FAMILIES, BASELINE)
+    stray = [n for n in names if n.endswith(".toml") and n[:-len(".toml")] not in known]
+    if stray:
+        raise ExpectationError(f"expectations {directory}: {stray[0]} names no platform family; "
+                               f"expected <family>.toml or <family>/*.toml for one of "
+                               f"{', '.join(known)}")
+    if not any(n in names for n in (*(f"{f}.toml" for f in known), *known)):
+        raise ExpectationError(f"expectations {directory}: holds no expectation files "
+                               f"(<family>.toml or <family>/*.toml, for one of {', '.join(known)})")
+
+
+def load_family(family: str, overlay: Path | None = None) -> ExpectationSet:
+    """The shipped expectations of a platform family, overlaid with a user's.
+
+    A user's entries for a case id take the place of the shipped ones for
+    that id; every other shipped entry stays in force.
+    """
+    entries = _read_family(family, data_dir())
+    if overlay is not None:
+        check_overlay(overlay)
+        entries.update(_read_family(family, overlay))
     return ExpectationSet(family, entries)
 
 
-def load_all(directory: Path | None = None) -> dict[str, ExpectationSet]:
-    """Every family plus the POSIX baseline."""
-    return {f: load_family(f, directory) for f in (*FAMILIES, BASELINE)}
+def load_all(overlay: Path | None = None) -> dict[str, ExpectationSet]:
+    """Every family plus the POSIX baseline, each overlaid with the user's entries."""
+    return {f: load_family(f, overlay) for f in (*FAMILIES, BASELINE)}
