@@ -162,6 +162,16 @@ def _arrives(sock: Socket) -> bool:
     return True
 
 
+def _arrives_all(sock: Socket, n: int) -> bool:
+    """Whether ``n`` bytes are queued within DEADLINE_S (polled)."""
+    end = time.monotonic() + DEADLINE_S
+    while _queued(sock) < n:
+        if time.monotonic() >= end:
+            return False
+        time.sleep(0.001)
+    return True
+
+
 # -- descriptor errors ---------------------------------------------------------------
 
 
@@ -664,3 +674,125 @@ def test_shutdown_rd(
     if obs["recv"] == "data":
         obs["then"] = _label(_settle(reader, lambda: reader.recv(64)))
     return obs
+
+
+@case(
+    "recv.timedout",
+    "recv() and recvfrom() on a connection aborted by a transmission timeout fail with ETIMEDOUT",
+    cites=[
+        posix("recv", "ERRORS: ETIMEDOUT, a transmission timeout on an active connection"),
+        posix("recvfrom", "ERRORS: ETIMEDOUT"),
+        linux("tcp(7)", "TCP_USER_TIMEOUT: unacknowledged data (also zero-window probes) "
+                        "past the timeout closes the connection with ETIMEDOUT"),
+        linux("tcp(7)", "ERRORS: ETIMEDOUT"),
+    ],
+    # Each instance waits out the stack's probe timer (about 0.3 s on Linux),
+    # so the backend axis, which changes nothing in the kernel's timer, is left out.
+    params={"family": INET},
+    asserts=["posix:recv:ETIMEDOUT", "posix:recvfrom:ETIMEDOUT"],
+)
+def test_timedout(family: str, kit: Kit) -> dict[str, Any]:
+    """Two connections whose peers never read: with small buffers filled and TCP_USER_TIMEOUT
+    = 50 ms, the stack gives up probing the zero window; recv() reports it on one connection,
+    recvfrom() on the other (one wait serves both calls)."""
+    listener = kit.socket(family, "stream")
+    # The peer's buffer must be small before the handshake fixes the window.
+    listener.setsockopt("SO_RCVBUF", 4096)
+    listener.bind(kit.address(family))
+    listener.listen(2)
+    senders = []
+    for _ in CALLS:
+        s = kit.socket(family, "stream")
+        s.setsockopt("SO_SNDBUF", 4096)
+        kit.connect_within(s, listener.getsockname())
+        kit.accept_within(listener)
+        s.setsockopt("TCP_USER_TIMEOUT", 50)
+        s.set_nonblocking(True)
+        while Kit.outcome(s.send, bytes(4096)) == "ok":
+            pass
+        s.set_nonblocking(False)
+        senders.append(s)
+    obs: dict[str, Any] = {}
+    for call, s in zip(CALLS, senders, strict=True):
+        _wait_readable(kit, s)  # the abort makes the socket readable
+        obs[call] = _errno(_within(s, lambda s=s, call=call: _read(s, call, 16)))
+    return obs
+
+
+@case(
+    "recv.trunc.dgram",
+    "recv() with MSG_TRUNC on a datagram socket returns the datagram's real length",
+    cites=[
+        linux("recv(2)", "MSG_TRUNC: for datagram sockets, return the real length of the "
+                         "datagram even when it was longer than the buffer (AF_UNIX since 3.4)"),
+        linux("udp(7)", "MSG_TRUNC"),
+    ],
+    level="platform-defined",
+    # Python's recv() reports the bytes copied, not the kernel's return value.
+    params={"family": ALL_FAMILIES, "backend": ("libc",)},
+    asserts=["linux:recv.2:MSG_TRUNC"],
+)
+def test_trunc_dgram(family: str, backend: str, kit: Kit) -> dict[str, Any]:
+    """recv(4, MSG_TRUNC) of a 10-byte datagram copies 4 bytes and returns 10."""
+    reader, writer = _pair(kit, family, "dgram")
+    writer.send(PAYLOAD)
+    _wait_readable(kit, reader)
+    copied, returned = reader.recv_count(4, ("MSG_TRUNC",))  # type: ignore[attr-defined]
+    return {"returned": returned, "copied": _text(copied)}
+
+
+@case(
+    "recv.trunc.stream",
+    "recv() with MSG_TRUNC on a TCP connection discards the bytes instead of copying them",
+    cites=[
+        linux("tcp(7)", "MSG_TRUNC: the received data is discarded rather than passed back"),
+        linux("recv(2)", "MSG_TRUNC"),
+    ],
+    level="platform-defined",
+    params={"family": INET, "backend": ("libc",)},
+    asserts=["linux:recv.2:MSG_TRUNC"],
+)
+def test_trunc_stream(family: str, backend: str, kit: Kit) -> dict[str, Any]:
+    """recv(4, MSG_TRUNC) with 10 bytes queued consumes 4 without copying them; the next read
+    returns the other 6."""
+    reader, writer = _stream_pair(kit, family)
+    writer.send(PAYLOAD)
+    _wait_readable(kit, reader)
+    if not _arrives_all(reader, len(PAYLOAD)):
+        raise DeadlineExceeded("the 10 bytes never reached the receive queue together")
+    copied, returned = reader.recv_count(4, ("MSG_TRUNC",))  # type: ignore[attr-defined]
+    rest = kit.recv_within(reader, 64)
+    # The buffer starts zeroed: discarded bytes leave it so, copied ones do not.
+    return {"returned": returned, "buffer_written": copied != bytes(4),
+            "then_read": _text(rest)}
+
+
+@case(
+    "recv.udp.unconnected_icmp",
+    "an unconnected UDP socket is not told of the ICMP port-unreachable its datagram caused",
+    cites=[
+        linux("udp(7)", "ERROR HANDLING: without IP_RECVERR, errors are reported only on "
+                        "connected sockets"),
+        linux("ip(7)", "IP_RECVERR"),
+        mslearn("recvfrom", "WSAECONNRESET: on a UDP socket, a previous send caused an ICMP "
+                            "Port Unreachable message"),
+    ],
+    level="platform-defined",
+    params={"family": INET, "backend": BACKENDS},
+    asserts=["linux:udp.7:IP_RECVERR"],
+)
+def test_udp_unconnected_icmp(family: str, backend: str, kit: Kit) -> dict[str, Any]:
+    """A datagram to a port no socket holds, then one to itself: recv() gets the second,
+    and nothing else is pending."""
+    gone = kit.bound(family, "dgram")
+    closed_port = gone.getsockname()
+    gone.close()
+    s = kit.bound(family, "dgram")
+    s.sendto(b"to nobody", closed_port)
+    # The marker follows the refused datagram through loopback, so the ICMP
+    # error, if the stack reports it, is there before the marker is.
+    s.sendto(PAYLOAD, s.getsockname())
+    _wait_readable(kit, s)
+    first = _within(s, lambda: s.recv(64))
+    s.set_nonblocking(True)
+    return {"first": _label(first), "then": _errno(_within(s, lambda: s.recv(64)))}

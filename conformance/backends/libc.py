@@ -258,6 +258,16 @@ class LibcSocket:
         got = _check(_lib().recvfrom(self._fd, buf, n, flag_bits(flags), sa, ctypes.byref(ln)))
         return buf.raw[:got], unpack_sockaddr(sa.raw, ln.value), ln.value
 
+    def recv_count(self, n: int, flags: Flags = ()) -> tuple[bytes, int]:
+        """recv() with the kernel's return value beside the bytes copied.
+
+        With MSG_TRUNC as an input flag Linux returns a datagram's real length,
+        which may exceed ``n``; :meth:`recv` hides that by returning the bytes.
+        """
+        buf = ctypes.create_string_buffer(max(n, 1))
+        got = _check(_lib().recv(self._fd, buf, n, flag_bits(flags)))
+        return buf.raw[: min(got, n)], got
+
     def recvfrom_raw(self, n: int, capacity: int) -> tuple[bytes, bytes, int]:
         """recvfrom() into an address buffer of ``capacity`` bytes.
 

@@ -124,4 +124,26 @@ DEVIATIONS: dict[str, list[tuple[str, dict, dict]]] = {
          {"shutdown": "ENOTCONN", "recv": "data", "then": 0},
          {"type": "dgram", "family": "unix", "data": "before", "blocking": "blocking"}),
     ],
+    "recv.timedout": [
+        ("the timed-out connection reads as an orderly end of file",
+         {"recv": "ok", "recvfrom": "ok"}, {}),
+        ("the abort is reported as a reset", {"recv": "ECONNRESET", "recvfrom": "ECONNRESET"},
+         {}),
+    ],
+    "recv.trunc.dgram": [
+        ("MSG_TRUNC ignored on input: the copied length is returned",
+         {"returned": 4, "copied": "0123"}, {}),
+    ],
+    "recv.trunc.stream": [
+        ("MSG_TRUNC ignored on a stream: the bytes are copied and nothing is discarded",
+         {"returned": 4, "buffer_written": True, "then_read": "456789"}, {}),
+        ("MSG_TRUNC on a stream discards everything queued",
+         {"returned": 10, "buffer_written": False, "then_read": "EAGAIN"}, {}),
+    ],
+    "recv.udp.unconnected_icmp": [
+        ("the unconnected socket reports the refusal on its next receive (as Winsock does)",
+         {"first": "ECONNREFUSED", "then": "ok"}, {}),
+        ("the refusal is reported after the marker", {"first": "data", "then": "ECONNREFUSED"},
+         {}),
+    ],
 }
