@@ -125,3 +125,49 @@ def synthetic(platform_id: str, results: list[dict[str, Any]]) -> dict[str, Any]
 def write(path: Path, report: dict[str, Any]) -> Path:
     path.write_text(json.dumps(report, indent=1))
     return path
+
+
+COUNTEREXAMPLE = ["chunks=[b'', b'\\x00' * 70000]", "segments=[0, 70000]"]
+REPRODUCE = "@reproduce_failure('6.100.0', b'AXicY2BgYGBgBAAAEgAC')"
+
+
+def troubled(report: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a host report with what a reader must find first: NONBLOCK deviating on
+    the python backend, BLOCKS timing out on inet6, one error, one flaky instance (with
+    its attempts and a detail), and a property that failed with a shrunk counterexample."""
+
+    def edit(r: dict[str, Any]) -> None:
+        p = r["params"]
+        if r["id"] == NONBLOCK and p["backend"] == "python":
+            _set(r, "deviates", {"errno": "EINVAL"})
+        elif r["id"] == BLOCKS and p["family"] == "inet6":
+            _set(r, "timeout", None, "accept() did not return within 2.0s")
+        elif r["id"] == EPHEMERAL and p == {"family": "inet", "type": "dgram", "backend": "libc"}:
+            _set(r, "error", None, "harness: the case left a socket open")
+        elif r["id"] == EPHEMERAL and p == {"family": "inet", "type": "dgram", "backend": "python"}:
+            r["attempts"] = [
+                {"verdict": "timeout", "observation": None, "message": "recv: nothing within 1s",
+                 "duration_s": 1.0},
+                {"verdict": r["verdict"], "observation": r["observation"], "message": "",
+                 "duration_s": 0.01},
+            ]
+            r["detail"] = {"port": 40001}
+            _set(r, "flaky", r["observation"], "failed, then conforms on a re-run: "
+                 "timeout -> conforms")
+
+    new = edited(report, report["platform"]["id"], report["platform"]["os"],
+                 report["platform"]["stack"], edit)
+    new["results"].append(result(
+        "props.tcp.stream_integrity", {"family": "inet"}, "deviates",
+        {"holds": False, "counterexample": COUNTEREXAMPLE, "reproduce": [REPRODUCE],
+         "failure": "AssertionError: 65536 of 70000 bytes arrived", "profile": "ci",
+         "seed": None},
+        expected={"accept": [{"holds": True}], "source": "tcp(7): a reliable byte stream",
+                  "url": "https://man7.org/linux/man-pages/man7/tcp.7.html", "when": {},
+                  "open": False},
+        title="any bytes in any segmentation arrive complete and in order", area="props"))
+    new["summary"] = {v: 0 for v in new["summary"]}
+    for r in new["results"]:
+        new["summary"][r["verdict"]] += 1
+    model.validate(new, "troubled")
+    return new

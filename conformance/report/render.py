@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import html as _html
 import json
+import re
 from functools import cache
 from typing import Any
 
 import jinja2
 
+from conformance.case import CASE_ID
+from conformance.report import layout
 from conformance.verdict import VERDICTS
 
 
@@ -34,36 +38,111 @@ def expected_text(expected: dict[str, Any] | None) -> str:
     return " | ".join(short(a) for a in expected["accept"])
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def portable_text(portable: bool | None) -> str:
+    if portable is None:
+        return "POSIX leaves it open or says nothing"
+    return "yes, the POSIX behaviour" if portable else "no, POSIX specifies otherwise"
+
+
+def _md(text: Any) -> str:
+    """Report text as Markdown that renders as itself: no markup, no table breaks."""
+    return _html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ")
+
+
+def _md_id(case_id: str) -> str:
+    return f"`{case_id}`" if CASE_ID.match(case_id) else _md(case_id)
+
+
+def _md_link(text: str, url: Any) -> str:
+    href = layout.safe_url(url)
+    return f"[{_md(text)}](<{href}>)" if href and ">" not in href else _md(text)
+
+
+def _md_sources(r: dict[str, Any]) -> str:
+    return "; ".join(_md_link(s.get("text", ""), s.get("url")) for s in r["sources"])
+
+
+def _md_fence(lines: list[str]) -> list[str]:
+    """A fenced block longer than any run of backticks inside it, so it cannot end early."""
+    longest = max((len(run) for ln in lines for run in re.findall(r"`+", ln)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence, *lines, fence]
 
 
 def markdown(report: dict[str, Any]) -> str:
+    """The report for CI summaries and pull requests, in the HTML page's order."""
     p = report["platform"]
+    lay = layout.build(report)
+    shown = [v for v in VERDICTS if report["summary"].get(v)]
+    counts = ", ".join(f"{v} {report['summary'][v]}" for v in shown)
     lines = [
-        f"# Socket conformance: {p['id']}",
+        f"# Socket conformance: {_md(p['id'])}",
         "",
-        f"- os {p['os']} {p['release']}, arch {p['arch']}, libc {p.get('libc', '?')}, "
-        f"{p['python']}, stack {p['stack']}",
-        f"- suite {report['suite']['version']} ({report['suite']['revision']}), "
-        f"run {report['started']} .. {report['finished']}",
-        "- capabilities: " + ", ".join(f"{k}={v}" for k, v in p["capabilities"].items()),
+        f"{_md(p['os'])} {_md(p['release'])} · {_md(p['arch'])} · {_md(p.get('libc', '?'))} · "
+        f"{_md(p['python'])} · stack {_md(p['stack'])} · suite {_md(report['suite']['version'])} "
+        f"({_md(report['suite']['revision'])}) · run {_md(report['started'])} .. "
+        f"{_md(report['finished'])}",
         "",
-        "| verdict | count |",
-        "|---|---|",
+        f"**{len(report['results'])} results:** {_md(counts)}",
+        "",
+        "| area | results | " + " | ".join(shown) + " |",
+        "|---|---:|" + "---:|" * len(shown),
     ]
-    lines += [f"| {v} | {n} |" for v, n in report["summary"].items() if n]
-    lines += ["", "| case | params | verdict | observed | expected | portable | source |",
-              "|---|---|---|---|---|---|---|"]
-    for r in report["results"]:
-        src = "; ".join(
-            f"[{s['text']}]({s['url']})" if s.get("url") else s["text"] for s in r["sources"]
-        )
-        lines.append("| " + " | ".join(_md_cell(x) for x in (
-            f"`{r['id']}`", params_text(r["params"]), r["verdict"], short(r["observation"]),
-            expected_text(r["expected"]), short(r["portable"]), src,
-        )) + " |")
-    return "\n".join(lines) + "\n"
+    for a in lay.areas:
+        name = f"**{_md(a.name)}**" if a.failing else _md(a.name)
+        lines.append(f"| {name} | {a.total} | "
+                     + " | ".join(str(a.counts.get(v, 0)) for v in shown) + " |")
+    attention = sum(len(row.instances) for row in lay.attention)
+    lines += ["", f"## Needs attention: {attention}", ""]
+    if not lay.attention:
+        lines += ["Nothing deviates, times out, errors or was flaky.", ""]
+    for row in lay.attention:
+        r = row.first
+        params = f" [{_md(row.params)}]" if r["params"] else ""
+        lines += [
+            "".join(f'<a id="{a}"></a>' for a in row.anchors),
+            f"### {r['verdict'].upper()} {_md_id(r['id'])}{params}",
+            "",
+        ]
+        if r.get("title"):
+            lines += [_md(r["title"]), ""]
+        got = "no observation" if r["observation"] is None else short(layout.got(r))
+        lines += [f"- expected: {_md(expected_text(r['expected']))}", f"- got: {_md(got)}"]
+        if r["message"]:
+            lines.append(f"- message: {_md(r['message'])}")
+        if r.get("detail"):
+            lines.append(f"- detail: {_md(short(r['detail']))}")
+        for i, t in enumerate(r.get("attempts") or [], 1):
+            lines.append(f"- attempt {i}: {_md(t['verdict'])}, {_md(short(t['observation']))}"
+                         + (f" ({_md(t['message'])})" if t.get("message") else ""))
+        lines.append(f"- portable: {portable_text(r['portable'])}")
+        if r["sources"]:
+            lines.append(f"- source: {_md_sources(r)}")
+        for c in r.get("citations") or []:
+            if isinstance(c, dict):
+                lines.append(f"- cites: {_md_link(c.get('ref', ''), c.get('url'))} "
+                             f"{_md(c.get('section', ''))}")
+        cx = layout.counterexample(r)
+        if cx:
+            lines += ["", "Counterexample (shrunk):", "", *_md_fence(cx)]
+        lines.append("")
+    lines += ["## Everything else, by area", ""]
+    for a in lay.areas:
+        if not a.rows:
+            continue
+        lines += [f"### {_md(a.name)}", "",
+                  "| case | instances | verdict | observed | expected | source |",
+                  "|---|---|---|---|---|---|"]
+        for row in a.rows:
+            r = row.first
+            folded = f" ({len(row.instances)} instances)" if len(row.instances) > 1 else ""
+            verdict = r["verdict"] + (f": {r['message']}" if r["message"] else "")
+            lines.append("| " + " | ".join((
+                _md_id(r["id"]), _md(row.params) + folded, _md(verdict),
+                _md(short(r["observation"])), _md(expected_text(r["expected"])), _md_sources(r),
+            )) + " |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def template_env(**filters: Any) -> jinja2.Environment:
@@ -73,7 +152,12 @@ def template_env(**filters: Any) -> jinja2.Environment:
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(short=short, params_text=params_text, expected_text=expected_text)
+    env.filters.update(short=short, params_text=params_text, expected_text=expected_text,
+                       safe_url=layout.safe_url, anchor=layout.anchor,
+                       anchor_part=lambda text: layout.anchor(str(text), {}),
+                       area_of=layout.area_of, counterexample=layout.counterexample,
+                       got=layout.got,
+                       portable_text=portable_text)
     env.filters.update(filters)
     return env
 
@@ -85,4 +169,9 @@ def _env() -> jinja2.Environment:
 
 def html(report: dict[str, Any]) -> str:
     """One self-contained page; every value from the report is escaped by autoescape."""
-    return _env().get_template("report.html.j2").render(r=report, verdicts=VERDICTS)
+    shown = [v for v in VERDICTS if report["summary"].get(v)]
+    lay = layout.build(report)
+    return _env().get_template("report.html.j2").render(
+        r=report, verdicts=VERDICTS, shown_verdicts=shown, layout=lay,
+        attention_count=sum(len(row.instances) for row in lay.attention),
+    )
