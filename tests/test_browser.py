@@ -111,6 +111,9 @@ def page(host, tmp_path_factory) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / "matrix.html"
     path.write_text(matrix_render.html(m), encoding="utf-8")
+    # Beside it, the reports its cells link to, as `compare reports/ --out reports` has them.
+    for _, report in named:
+        (ARTIFACTS / f"{report['platform']['id']}.html").write_text(render.html(report))
     return path
 
 
@@ -155,7 +158,7 @@ def test_screenshots_are_kept(page, tmp_path):
                       ("matrix-disagree.png", page.as_uri() + "#disagree")):
         shot = ARTIFACTS / name
         shot.unlink(missing_ok=True)
-        browse(tmp_path, f"--screenshot={shot}", "--window-size=1600,1000", url)
+        browse(tmp_path, f"--screenshot={shot}", "--window-size=1280,1000", url)
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -343,3 +346,13 @@ def test_report_fields_render_as_text_not_links_or_markup(tmp_path):
     assert "data-pwned" not in text and "<img" not in text
     assert "javascript:" not in text.split("<script>")[0] and 'href="data:' not in text
     assert "&lt;script&gt;document.body.dataset.pwned = 1&lt;/script&gt;" in text
+
+
+def test_a_matrix_cell_opens_its_result_in_that_platforms_report(page, tmp_path):
+    import re
+
+    links = re.findall(r'class="to-report" href="([^"]+)"', page.read_text())
+    deviating = next(link for link in links if link.startswith("linux-4.4-gvisor.html#"))
+    report, _, fragment = deviating.partition("#")
+    seen = probe(page.parent / report, tmp_path, fragment=f"#{fragment}")
+    assert seen["target_visible"] and fragment in seen["target_ids"], seen

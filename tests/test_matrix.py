@@ -94,7 +94,9 @@ def test_documented_cells_join_the_kinds_they_admit_and_flag_new_ones(mx):
     libc = cells(mx, rows["family=inet|inet6, backend=libc"])
     assert libc["freebsd-documented"].state == matrix.DOCUMENTED
     assert libc["freebsd-documented"].kinds == (1,)  # admits the observed EAGAIN
-    assert libc["windows-documented"].text == "errno=WSAEWOULDBLOCK"
+    # One errno vocabulary: Winsock's WSAEWOULDBLOCK is shown as EWOULDBLOCK, which is
+    # still not the EAGAIN observed here.
+    assert libc["windows-documented"].text == "errno=EWOULDBLOCK"
     assert libc["windows-documented"].kinds == (2,)
     assert rows["family=inet|inet6, backend=libc"].disagree == "documented"
     py = cells(mx, rows["family=inet|inet6, backend=python"])
@@ -150,7 +152,7 @@ def test_markdown_has_a_table_per_area_and_marks_documented_columns(mx):
     assert "FreeBSD (documented, not observed)" in md
     assert ("| ≠ 2 (observed) | `accept.nonblocking.would_block` | family=inet\\|inet6, "
             "backend=python |") in md
-    assert "[2] errno=EINVAL · _deviates_" in md
+    assert "[2] [errno=EINVAL](<linux-4.4-gvisor.html#accept.nonblocking.would_block--" in md
 
 
 def _hostile() -> dict:
@@ -280,3 +282,60 @@ def test_collapsing_loses_nothing(platforms):
         assert len(holding) == 1, (params, [r.params for r in m.rows])
         texts = [c.text for c in holding[0].cells]
         assert texts == [f"v={v}" if v else "skipped" for v in values]
+
+
+def test_winsock_errno_names_are_the_posix_ones_in_one_vocabulary():
+    linux = mi.synthetic("linux-x", [mi.result("a.b", {}, "conforms", {"errno": "EINVAL"})])
+    windows = mi.synthetic("windows-x", [
+        mi.result("a.b", {}, "deviates", {"errno": "WSAEINVAL", "calls": ["WSAENOTSOCK"]})])
+    windows["platform"]["os"] = "windows"
+    linux["results"][0]["observation"]["calls"] = ["ENOTSOCK"]
+    m = matrix.build([("l.json", linux), ("w.json", windows)], documented=False)
+    (row,) = m.rows
+    assert row.disagree == "" and row.kinds == 1
+    assert row.cells[1].text == "errno=EINVAL, calls=[ENOTSOCK]"
+    # The platform's own spelling stays with the cell.
+    assert "WSAEINVAL" in row.cells[1].note
+    # Not a prefix rule for any word: only WSAE<NAME> is Winsock's errno spelling.
+    assert matrix.one_errno_vocabulary(["WSAStartup", "WSAEACCES"]) == ["WSAStartup", "EACCES"]
+
+
+def test_each_observed_cell_links_to_its_result_in_that_platforms_report(mx):
+    from conformance.report import layout
+
+    row = rows_of(mx, mi.BLOCKS)["family=inet|inet6, backend=libc|python"]
+    got = cells(mx, row)
+    host_id = mx.columns[0].id
+    link = got[host_id].link
+    page, _, fragment = link.partition("#")
+    assert page == f"{host_id}.html"
+    assert fragment.startswith(layout.anchor(mi.BLOCKS, {}))
+    assert got["darwin-24.1-arm64"].link == ""  # absent there: nothing to link to
+    assert got["freebsd-documented"].link == ""  # documented, not a report
+    page = matrix_render.html(mx)
+    assert f'href="{link}"' in page
+    assert f"(<{link}>)" in matrix_render.markdown(mx)
+
+
+def test_link_to_a_report_cannot_leave_the_directory_or_become_a_scheme():
+    assert matrix.report_link("../x:y", "a.b", {"p": "v"}) == "..%2Fx%3Ay.html#a.b--p-v"
+
+
+def test_each_area_says_how_many_rows_agree_across_observed_platforms(mx):
+    accept = dict(mx.areas)["accept"]
+    split = [r for r in accept if r.disagree == "observed"]
+    assert [r.case_id for r in split] == [mi.NONBLOCK]  # its python row, gVisor's EINVAL
+    assert matrix.agreeing(accept) == len(accept) - 1
+    line = f"{matrix.agreeing(accept)} of {len(accept)} row(s) agree across the 3 observed"
+    assert line in matrix_render.markdown(mx) and line in matrix_render.html(mx)
+
+
+def test_every_link_lands_on_an_anchor_of_that_platforms_report(mx, inputs):
+    from conformance.report import render
+
+    host = model.load(inputs["files"]["host"])
+    page = render.html(host)
+    links = [r.cells[0].link for r in mx.rows if r.cells[0].link]
+    assert len(links) == len([r for r in mx.rows if r.cells[0].state != matrix.ABSENT])
+    for link in links:
+        assert f'id="{link.partition("#")[2]}"' in page, link

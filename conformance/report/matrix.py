@@ -26,13 +26,16 @@ observed column showed.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from conformance.errors import ReportError
 from conformance.expectations import FAMILIES, Expectation, ExpectationSet, load_family
+from conformance.report.layout import anchor
 from conformance.report.render import short
 
 FAMILY_NAMES = {"linux": "Linux", "darwin": "macOS", "freebsd": "FreeBSD", "windows": "Windows"}
@@ -66,6 +69,8 @@ class Cell:
     # Identity of the behaviour: a canonical observation, or None (no kind).
     behaviour: str | None = None
     accepts: tuple[str, ...] = ()
+    # Relative link to this result in the platform's own HTML report ("" for none).
+    link: str = ""
 
 
 @dataclass(frozen=True)
@@ -89,9 +94,38 @@ class Matrix:
     def rows(self) -> list[Row]:
         return [r for _, rows in self.areas for r in rows]
 
+    @property
+    def observed(self) -> int:
+        return sum(c.observed for c in self.columns)
+
+
+def agreeing(rows: Sequence[Row]) -> int:
+    """How many of ``rows`` show one behaviour across every observed platform."""
+    return sum(1 for r in rows if r.disagree != "observed")
+
 
 def _canon(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+_WINSOCK = re.compile(r"^WSA(E[A-Z0-9]+)$")
+
+
+def one_errno_vocabulary(value: Any) -> Any:
+    """``value`` with Winsock's errno names spelt as POSIX's (WSAEINVAL -> EINVAL).
+
+    Windows reports and expectations say ``WSAE*`` where every other platform
+    says ``E*`` for the same condition; compared as spelt, the same behaviour
+    would look like two.
+    """
+    if isinstance(value, str):
+        m = _WINSOCK.match(value)
+        return m.group(1) if m else value
+    if isinstance(value, dict):
+        return {k: one_errno_vocabulary(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [one_errno_vocabulary(v) for v in value]
+    return value
 
 
 def _params_key(params: dict[str, str]) -> str:
@@ -120,23 +154,33 @@ def _observed_column(name: str, report: dict[str, Any]) -> Column:
     return Column(p["id"], True, p["id"], details, source, dict(report["summary"]))
 
 
-def _observed_cell(result: dict[str, Any] | None) -> Cell:
+def _observed_cell(result: dict[str, Any] | None, link: str = "") -> Cell:
     if result is None:
         return Cell(ABSENT, "—", "this instance is not in the report")
     verdict, obs = result["verdict"], result["observation"]
     if obs is not None:
-        return Cell(verdict, short(obs), result["message"], behaviour=_canon(obs))
+        same = one_errno_vocabulary(obs)
+        note = result["message"] if same == obs else " ".join(
+            x for x in (result["message"], f"(as the platform spells it: {short(obs)})") if x)
+        return Cell(verdict, short(same), note, behaviour=_canon(same), link=link)
     behaviour = verdict if verdict in _BEHAVIOUR_VERDICTS else None
-    return Cell(verdict, verdict, result["message"], behaviour=behaviour)
+    return Cell(verdict, verdict, result["message"], behaviour=behaviour, link=link)
 
 
 def _documented_cell(exp: Expectation | None) -> Cell:
     if exp is None:
         return Cell(UNKNOWN, "?", "nothing documented for this platform")
-    accepts = tuple(_canon(dict(a)) for a in exp.accept)
-    text = " | ".join(short(dict(a)) for a in exp.accept)
+    accept = [one_errno_vocabulary(dict(a)) for a in exp.accept]
+    accepts = tuple(_canon(a) for a in accept)
+    text = " | ".join(short(a) for a in accept)
     note = exp.source + (f" <{exp.url}>" if exp.url else "")
     return Cell(DOCUMENTED, text, note, accepts=accepts)
+
+
+def report_link(platform_id: str, case_id: str, params: dict[str, str]) -> str:
+    """The relative link from the matrix to one result in that platform's HTML report,
+    which ``run`` writes beside its JSON as ``<platform-id>.html``."""
+    return f"{quote(platform_id, safe='')}.html#{anchor(case_id, params)}"
 
 
 def _admits(cell: Cell, behaviour: str) -> bool:
@@ -176,7 +220,7 @@ def _assign_kinds(cells: Sequence[Cell], observed: Sequence[bool]) -> tuple[list
 
 
 def _with_kinds(cell: Cell, kinds: tuple[int, ...]) -> Cell:
-    return Cell(cell.state, cell.text, cell.note, kinds, cell.behaviour, cell.accepts)
+    return replace(cell, kinds=kinds)
 
 
 Signature = tuple[tuple[str, str, str | None, tuple[str, ...]], ...]
@@ -210,6 +254,15 @@ def _group_label(axes: list[str], group: list[dict[str, str]]) -> str:
     return ", ".join(
         f"{axis}={'|'.join(dict.fromkeys(p.get(axis, '') for p in group))}" for axis in axes
     )
+
+
+def _linked(cell: Cell, col: Column, results: dict[tuple[str, str], dict[str, Any]],
+            case_id: str, group: list[dict[str, str]]) -> Cell:
+    """The cell, linking to the first of the row's instances that the platform's report has."""
+    for p in group:
+        if (case_id, _params_key(p)) in results:
+            return replace(cell, link=report_link(col.id, case_id, p))
+    return cell
 
 
 def build(named: Sequence[tuple[str, dict[str, Any]]],
@@ -263,7 +316,10 @@ def build(named: Sequence[tuple[str, dict[str, Any]]],
         for p in instances:
             groups.setdefault(_canon([p.get(a) for a in relevant]), []).append(p)
         for group in groups.values():
-            cells, kinds, flag = _assign_kinds(cells_of[_params_key(group[0])], observed)
+            linked = [_linked(cell, col, by_col[i], case_id, group) if col.observed else cell
+                      for i, (col, cell) in enumerate(zip(columns, cells_of[_params_key(group[0])],
+                                                          strict=True))]
+            cells, kinds, flag = _assign_kinds(linked, observed)
             areas.setdefault(entry["area"], []).append(Row(
                 case_id, entry["area"], entry["title"], _group_label(axes, group),
                 len(group), tuple(cells), kinds, flag,

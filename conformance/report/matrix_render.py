@@ -8,11 +8,12 @@ Markdown viewer renders inline HTML otherwise).
 from __future__ import annotations
 
 import html as _html
+from collections.abc import Sequence
 from functools import cache
 
 import jinja2
 
-from conformance.report.matrix import Cell, Column, Matrix
+from conformance.report.matrix import Cell, Column, Matrix, Row, agreeing
 from conformance.report.render import template_env
 
 LEGEND = {
@@ -42,7 +43,15 @@ def _md_cell(cell: Cell) -> str:
     kind = f"[{kinds_text(cell)}] " if cell.kinds else ""
     state = "" if cell.state in ("unknown", "absent") or cell.text == cell.state else (
         f" · _{cell.state}_")
-    return _md(f"{kind}{cell.text}") + state
+    text = _md(cell.text)
+    if cell.link:
+        text = "[" + text.replace("[", "\\[").replace("]", "\\]") + f"](<{cell.link}>)"
+    return _md(kind) + text + state
+
+
+def _agreement(rows: Sequence[Row], observed: int) -> str:
+    return (f"{agreeing(rows)} of {len(rows)} row(s) agree across the {observed} observed "
+            "platform(s).")
 
 
 def _md_header(col: Column) -> str:
@@ -75,7 +84,7 @@ def markdown(m: Matrix) -> str:
     head = "| ≠ | case | params | " + " | ".join(_md_header(c) for c in m.columns) + " |"
     rule = "|---|---|---|" + "---|" * len(m.columns)
     for area, area_rows in m.areas:
-        lines += ["", f"## {_md(area)}", "", head, rule]
+        lines += ["", f"## {_md(area)}", "", _agreement(area_rows, m.observed), "", head, rule]
         for r in area_rows:
             flag = f"≠ {r.kinds} ({r.disagree})" if r.disagree else ""
             lines.append(
@@ -94,5 +103,5 @@ def _env() -> jinja2.Environment:
 def html(m: Matrix) -> str:
     """One page, inline CSS and JS, no network; every value is escaped by autoescape."""
     return _env().get_template("matrix.html.j2").render(
-        m=m, rows=m.rows, legend=LEGEND,
+        m=m, rows=m.rows, legend=LEGEND, agreeing=agreeing,
     )
