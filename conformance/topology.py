@@ -113,7 +113,7 @@ def _require_linux() -> None:
 class Helper:
     """The process that owns namespaces and makes sockets in them; ends on :meth:`close`."""
 
-    def __init__(self, deadline: float = BUILD_DEADLINE_S):
+    def __init__(self) -> None:
         _require_linux()
         self._dir = limits.unix_socket_dir(prefix="sc-topo-")
         self._path = os.path.join(self._dir.name, "helper")
@@ -126,7 +126,7 @@ class Helper:
         self.pid = self._proc.pid
         atexit.register(self.close)
         try:
-            ready = self._read_ready(deadline)
+            ready = self._read_ready(BUILD_DEADLINE_S)
         except BaseException:
             self.close()
             raise
@@ -235,8 +235,7 @@ class Topology:
     :meth:`close`.
     """
 
-    def __init__(self, peer: bool = True, deadline: float = BUILD_DEADLINE_S,
-                 shared: bool = False):
+    def __init__(self, peer: bool = True, shared: bool = False):
         _require_linux()
         ip = _find_ip() if peer else None
         if peer and ip is None:
@@ -244,7 +243,7 @@ class Topology:
         self.peer = peer
         started = time.monotonic()
         self._stack = ExitStack()
-        helper = shared_helper() if shared else Helper(deadline)
+        helper = shared_helper() if shared else Helper()
         self._helper: Helper | None = helper
         self._id: int | None = None
         if not shared:
@@ -252,15 +251,15 @@ class Topology:
         from conformance.errors import DeadlineExceeded
 
         try:
-            reply, _ = helper.request({"op": "build", "peer": peer, "ip": ip}, deadline)
+            reply, _ = helper.request({"op": "build", "peer": peer, "ip": ip}, BUILD_DEADLINE_S)
         except BaseException as exc:
             if shared and not isinstance(exc, TopologyUnavailable):
                 # It may still finish the build, for no one to release: end it.
                 helper.close()
             self.close()
             if isinstance(exc, DeadlineExceeded):
-                raise TopologyUnavailable(f"the topology was not built within {deadline}s") \
-                    from None
+                raise TopologyUnavailable(
+                    f"the topology was not built within {BUILD_DEADLINE_S}s") from None
             raise
         self._id = reply["id"]
         if shared:

@@ -132,3 +132,12 @@ def test_no_short_enough_base_is_an_environment_limit(tmp_path, monkeypatch):
     with pytest.raises(EnvironmentLimit, match="sun_path"):
         limits.unix_socket_dir()
     assert list(long_base.iterdir()) == []
+
+
+def test_a_unix_path_too_long_for_sun_path_is_enametoolong_by_name():
+    # Not a number: 36 is ENAMETOOLONG on Linux but EINPROGRESS on the BSDs.
+    from conformance.backends.libc import pack_sockaddr
+
+    with pytest.raises(OSError) as raised:
+        pack_sockaddr("unix", "/" + "x" * 200)
+    assert raised.value.errno == errno.ENAMETOOLONG

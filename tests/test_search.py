@@ -118,3 +118,26 @@ def test_run_explore_uses_the_explore_profile(tmp_path):
     assert "hypothesis profile: explore" in proc.stdout
     report = json.loads(next((tmp_path / "out").glob("*.json")).read_text())
     assert [r["observation"] for r in report["results"]] == [{"holds": True}]
+
+
+def test_the_private_hypothesis_hook_the_suite_patches_still_exists(monkeypatch):
+    """search._no_harness_constants replaces a private Hypothesis function.
+
+    Hypothesis may rename or drop it in any release; the suite would then mine
+    its own modules again without a word. This test is that word: it fails
+    when the hook is gone or no longer consulted, so the patch is revisited.
+    """
+    import inspect
+
+    from hypothesis.internal.conjecture import providers
+
+    assert callable(getattr(providers, "_get_local_constants", None)), \
+        "hypothesis.internal.conjecture.providers._get_local_constants is gone"
+    assert hasattr(providers, "_local_constants"), \
+        "hypothesis.internal.conjecture.providers._local_constants is gone"
+    consults = inspect.getsource(providers.HypothesisProvider)
+    assert "_get_local_constants()" in consults, \
+        "HypothesisProvider no longer asks _get_local_constants() for local constants"
+    monkeypatch.setattr(providers, "_get_local_constants", providers._get_local_constants)
+    search._no_harness_constants()
+    assert providers._get_local_constants() is providers._local_constants

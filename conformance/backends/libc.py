@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import functools
 import os
 import socket
@@ -131,7 +132,7 @@ def pack_sockaddr(family: str, addr: Address) -> bytes:
         return _family_header(af, 28) + body
     path = os.fsencode(addr)
     if len(path) >= _SUN_PATH:
-        raise OSError(36, "unix socket path too long")  # ENAMETOOLONG on Linux
+        raise OSError(errno.ENAMETOOLONG, "unix socket path too long for sun_path")
     raw = path + b"\0"
     return _family_header(af, 2 + len(raw)) + raw
 

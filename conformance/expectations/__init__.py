@@ -12,6 +12,7 @@ instance's parameters decides::
     source = "FreeBSD send(2), ERRORS: EISCONN"
     url = "https://man.freebsd.org/cgi/man.cgi?query=send&sektion=2"
     when = { params = { family = "inet" } }  # optional: os, kernel, stack, params
+    tags = ["doc", "obs"]                    # optional: what backs the entry (TAGS)
 
 An accepted observation matches when each of its keys is present in the
 observation with an equal value: cases may record more than an expectation
@@ -45,6 +46,12 @@ FAMILIES = ("linux", "darwin", "freebsd", "windows")
 BASELINE = "posix"
 
 _ENTRY_KEYS = {"accept", "open", "source", "url", "when", "tags"}
+# What backs an entry; reports carry the tags in ``expected`` so readers can weigh it.
+TAGS = {
+    "doc": "the platform's own documentation says so",
+    "src": "read in the platform's source code",
+    "obs": "observed on the platform",
+}
 _WHEN_KEYS = {"os", "kernel", "stack", "params"}
 _KERNEL_COND = re.compile(r"^(>=|<=|>|<|==)\s*(\d+(?:\.\d+)*)$")
 
@@ -86,6 +93,7 @@ class Expectation:
             "url": self.url,
             "when": dict(self.when),
             "open": self.open,
+            "tags": list(self.tags),
         }
 
 
@@ -170,8 +178,8 @@ def _entry(case_id: str, t: Mapping[str, Any], file: str, line: int, where: str)
         raise ExpectationError(f"{where}: {case_id} url must be an http or https address, "
                                f"got {str(url)[:80]!r}")
     tags = t.get("tags", [])
-    if not isinstance(tags, list) or not all(isinstance(x, str) for x in tags):
-        raise ExpectationError(f"{where}: {case_id} tags must be a list of strings")
+    if not isinstance(tags, list) or not all(isinstance(x, str) and x in TAGS for x in tags):
+        raise ExpectationError(f"{where}: {case_id} tags must be a list of {sorted(TAGS)}")
     is_open = bool(t.get("open", False))
     accept = t.get("accept", [])
     if not is_open and (not isinstance(accept, list) or not accept
