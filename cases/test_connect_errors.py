@@ -17,6 +17,7 @@ from conformance.api import (
     case,
     darwin,
     freebsd,
+    interrupt,
     linux,
     mslearn,
     pack_sockaddr,
@@ -286,3 +287,59 @@ def test_wildcard_destination(family: str, backend: str, kit: Kit) -> dict[str, 
         "wildcard_reached": reached,
         "port_zero": kit.outcome(kit.connect_within, to_zero, (LOOPBACK[family], 0)),
     }
+
+
+@case(
+    "connect.eintr",
+    "a blocking connect() interrupted by a caught signal fails with EINTR",
+    cites=[
+        posix("connect", "ERRORS: EINTR the attempt to establish a connection was interrupted "
+                         "by delivery of a signal that was caught; the connection shall be "
+                         "established asynchronously"),
+        linux("connect(2)", "ERRORS: EINTR the system call was interrupted by a signal that "
+                            "was caught"),
+        freebsd("connect(2)", "ERRORS: EINTR"),
+        darwin("connect(2)", "ERRORS: EINTR"),
+    ],
+    # Python's socket module waits out an interrupted connect (PEP 475).
+    params={"family": INET, "backend": ("libc",)},
+    asserts=["posix:connect:EINTR"],
+)
+def test_eintr(family: str, backend: str, kit: Kit) -> dict[str, Any]:
+    """A blocking connect() held in SYN-SENT by a full listen queue gets a signal."""
+    held, _, listener = _pending(kit, family)
+    if held is None:
+        return {"pending": False}
+    client = kit.socket(family, "stream")
+    return {"pending": True,
+            **interrupt(kit, client, lambda: client.connect(listener.getsockname()), "connect")}
+
+
+@case(
+    "connect.tcp.duplicate_tuple",
+    "connect() that would repeat an existing connection's address pair fails",
+    cites=[
+        posix("connect", "ERRORS (may fail): EADDRINUSE attempt to establish a connection that "
+                         "uses addresses that are already in use"),
+        linux("connect(2)", "ERRORS: EADDRNOTAVAIL; EADDRINUSE local address is already in use"),
+        linux("socket(7)", "SO_REUSEADDR: lets two sockets bind the same local address"),
+    ],
+    level="platform-defined",
+    params={"family": INET, "backend": BACKENDS},
+    asserts=["posix:connect:EADDRINUSE"],
+)
+def test_duplicate_tuple(family: str, backend: str, kit: Kit) -> dict[str, Any]:
+    """Two SO_REUSEADDR sockets on one local address connect() to the same listener."""
+    listener = kit.listener(family)
+    first = kit.socket(family, "stream")
+    first.setsockopt("SO_REUSEADDR", 1)
+    first.bind(kit.address(family))
+    local = first.getsockname()
+    second = kit.socket(family, "stream")
+    second.setsockopt("SO_REUSEADDR", 1)
+    shared = kit.outcome(second.bind, local)
+    if shared != "ok":
+        return {"second_bind": shared}
+    kit.connect_within(first, listener.getsockname())
+    return {"second_bind": shared,
+            "errno": kit.outcome(kit.connect_within, second, listener.getsockname())}

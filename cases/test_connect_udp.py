@@ -86,6 +86,7 @@ def test_no_datagram_sent(family: str, backend: str, kit: Kit) -> dict[str, Any]
         linux("udp(7)", "DESCRIPTION"),
     ],
     params={"family": INET, "backend": BACKENDS},
+    asserts=["linux:connect.2:SOCK_DGRAM"],
 )
 def test_default_destination(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     """send() on the connected socket reaches the peer, which getpeername() reports."""
@@ -132,6 +133,7 @@ def test_implicit_bind(family: str, backend: str, kit: Kit) -> dict[str, Any]:
         linux("connect(2)", "DESCRIPTION: datagram sockets may use connect() multiple times"),
     ],
     params={"family": INET, "backend": BACKENDS},
+    asserts=["linux:connect.2:reconnect"],
 )
 def test_reconnect(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     """After a second connect(), getpeername() names the second peer and send() reaches it."""
@@ -160,6 +162,7 @@ def test_reconnect(family: str, backend: str, kit: Kit) -> dict[str, Any]:
         darwin("connect(2)", "DESCRIPTION and ERRORS: EAFNOSUPPORT"),
     ],
     params={"family": INET, "backend": ("libc",)},
+    asserts=["linux:connect.2:AF_UNSPEC"],
 )
 def test_unspec_disconnect(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     """After connect(AF_UNSPEC), getpeername() fails and a foreign sender's datagram arrives."""

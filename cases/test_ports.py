@@ -111,6 +111,7 @@ def test_range(family: str, backend: str, kit: Kit, netns: Topology) -> dict[str
         linux("connect(2)", "ERRORS: EADDRNOTAVAIL, all ports in the ephemeral range are in use"),
     ],
     params={"family": INET, "backend": BACKENDS},
+    asserts=["linux:connect.2:EADDRNOTAVAIL", "posix:connect:EADDRNOTAVAIL"],
 )
 def test_exhaustion(family: str, backend: str, kit: Kit, netns: Topology) -> dict[str, Any]:
     """In a 4-port range: a listener and 3 bind(0)s fill it; the next bind(0) and connect() fail."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 from typing import Any
 
 from conformance.api import (
@@ -11,7 +9,6 @@ from conformance.api import (
     BACKENDS,
     DEADLINE_S,
     INET,
-    BlockedCall,
     DeadlineExceeded,
     HarnessError,
     Kit,
@@ -20,10 +17,10 @@ from conformance.api import (
     darwin,
     errno_name,
     freebsd,
+    interrupt,
     linux,
     mslearn,
     posix,
-    prove_blocked,
     sigpipe_during,
 )
 
@@ -33,23 +30,6 @@ CALLS = ("send", "sendto")
 # takes more without EAGAIN is not bounded by a buffer at all.
 FILL_LIMIT = 64 * 1024 * 1024
 CHUNK = b"\0" * 65536
-
-
-def connected_stream(kit: Kit, family: str) -> tuple[Socket, Socket]:
-    """(client, accepted peer) of one stream connection on loopback or AF_UNIX."""
-    listener = kit.listener(family)
-    client = kit.socket(family, "stream")
-    kit.connect_within(client, listener.getsockname())
-    peer, _ = kit.accept_within(listener)
-    return client, peer
-
-
-def connected_udp(kit: Kit, family: str) -> tuple[Socket, Socket]:
-    """(sender connected to receiver, receiver)."""
-    receiver = kit.bound(family, "dgram")
-    sender = kit.socket(family, "dgram")
-    sender.connect(receiver.getsockname())
-    return sender, receiver
 
 
 def fill(sock: Socket, flags: tuple[str, ...] = ()) -> tuple[int, str]:
@@ -88,7 +68,7 @@ def _send_call(sock: Socket, call: str, data: bytes, flags: tuple[str, ...] = ()
 )
 def test_bad_descriptor(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     """send() on a connected stream socket after it was closed."""
-    client, _ = connected_stream(kit, family)
+    client, _ = kit.connected(family)
     client.close()
     return {"errno": kit.outcome(client.send, b"x", ("MSG_NOSIGNAL",))}
 
@@ -131,7 +111,7 @@ def test_not_a_socket(family: str, backend: str, kit: Kit) -> dict[str, Any]:
 )
 def test_shutdown_wr(family: str, flags: str, backend: str, kit: Kit) -> dict[str, Any]:
     """The signal is watched with SIGPIPE blocked, so it is seen but never acts."""
-    client, _ = connected_stream(kit, family)
+    client, _ = kit.connected(family)
     client.shutdown("wr")
     outcome: list[str] = []
     raised = sigpipe_during(
@@ -160,7 +140,7 @@ def test_peer_closed(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     The second send waits, with a deadline, for the reset to be processed:
     poll() reports POLLHUP once both directions are closed.
     """
-    client, peer = connected_stream(kit, family)
+    client, peer = kit.connected(family)
     peer.close()
     kit.readable(client, DEADLINE_S)  # the peer's FIN (or, for AF_UNIX, its close)
     first = kit.outcome(client.send, b"first", ("MSG_NOSIGNAL",))
@@ -194,7 +174,7 @@ def _hung_up_within(sock: Socket, timeout: float = DEADLINE_S) -> bool:
 )
 def test_reset(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     """The peer closes with SO_LINGER {1, 0} (a reset); the next send reports it, once."""
-    client, peer = connected_stream(kit, family)
+    client, peer = kit.connected(family)
     peer.setsockopt("SO_LINGER", (1, 0))
     peer.close()
     if not _hung_up_within(client):
@@ -220,7 +200,7 @@ def test_reset(family: str, backend: str, kit: Kit) -> dict[str, Any]:
 )
 def test_nonblocking_full(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     """With nobody reading, a non-blocking sender is refused once the buffers are full."""
-    client, _ = connected_stream(kit, family)
+    client, _ = kit.connected(family)
     client.setsockopt("SO_SNDBUF", 4096)  # fewer bytes to fill; the kernel may round it up
     client.set_nonblocking(True)
     sent, refused = fill(client)
@@ -242,7 +222,7 @@ def test_nonblocking_full(family: str, backend: str, kit: Kit) -> dict[str, Any]
 )
 def test_dontwait(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     """The buffer is filled with MSG_DONTWAIT sends; the descriptor stays blocking throughout."""
-    client, _ = connected_stream(kit, family)
+    client, _ = kit.connected(family)
     client.setsockopt("SO_SNDBUF", 4096)
     _, refused = fill(client, ("MSG_DONTWAIT",))
     return {"errno": refused, "still_blocking": not client.is_nonblocking()}
@@ -267,55 +247,10 @@ def test_dontwait(family: str, backend: str, kit: Kit) -> dict[str, Any]:
 )
 def test_eintr(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     """A blocking send() parked on a full buffer receives a signal whose handler does nothing."""
-    if threading.current_thread() is not threading.main_thread():
-        raise HarnessError("signal handlers can only be installed from the main thread")
-    client, _ = connected_stream(kit, family)
+    client, _ = kit.connected(family)
     client.setsockopt("SO_SNDBUF", 4096)
     fill(client, ("MSG_DONTWAIT",))
     return interrupt(kit, client, lambda: client.send(CHUNK, ("MSG_NOSIGNAL",)), "send")
-
-
-def interrupt(kit: Kit, sock: Socket, call: Any, syscall: str) -> dict[str, Any]:
-    """Park ``call`` (a blocking call on ``sock``), signal its thread, return its errno.
-
-    Python installs its handlers without SA_RESTART; this one does nothing.
-    The deadline comes from outside: shutdown() wakes a call that a
-    restarting stack keeps blocked through every signal.
-    """
-    ident: list[int] = []
-
-    def run() -> Any:
-        ident.append(threading.get_ident())
-        return call()
-
-    previous = signal.signal(signal.SIGUSR1, lambda *_: None)
-    try:
-        blocked = BlockedCall(run).start()
-        proof = prove_blocked(blocked, syscall, DEADLINE_S)
-        if not proof["blocked"]:
-            return {"errno": _errno_of(blocked), "blocked_first": False}
-        # A few signals, in case the first lands before the call parks (a
-        # timed-window proof cannot rule that out).
-        for _ in range(10):
-            signal.pthread_kill(ident[0], signal.SIGUSR1)
-            if blocked.wait(0.01):
-                break
-        else:
-            Kit.outcome(sock.shutdown, "rdwr")
-            blocked.wait(DEADLINE_S)
-            return {"errno": "not interrupted", "blocked_first": True}
-    finally:
-        signal.signal(signal.SIGUSR1, previous)
-    kit.note(proof=proof["method"])
-    return {"errno": _errno_of(blocked), "blocked_first": True}
-
-
-def _errno_of(call: BlockedCall) -> str:
-    if call.error is None:
-        return "ok"
-    if isinstance(call.error, OSError):
-        return errno_name(call.error)
-    raise call.error
 
 
 @case(
@@ -336,7 +271,7 @@ def _errno_of(call: BlockedCall) -> str:
 )
 def test_udp_too_large(family: str, call: str, backend: str, kit: Kit) -> dict[str, Any]:
     """70000 bytes exceed the 65535-byte UDP length field; nothing of them arrives."""
-    sender, receiver = connected_udp(kit, family)
+    sender, receiver = kit.connected(family, "dgram")
     refused = kit.outcome(_send_call(sender, call, b"x" * 70000))
     sender.send(b"marker")
     return {"errno": refused, "next_received": kit.drain(receiver, b"marker") == [b"marker"]}
@@ -360,7 +295,7 @@ def test_udp_too_large(family: str, call: str, backend: str, kit: Kit) -> dict[s
 )
 def test_udp_oob(family: str, call: str, backend: str, kit: Kit) -> dict[str, Any]:
     """send()/sendto() with MSG_OOB on a connected UDP socket."""
-    sender, _ = connected_udp(kit, family)
+    sender, _ = kit.connected(family, "dgram")
     return {"errno": kit.outcome(_send_call(sender, call, b"x", ("MSG_OOB",)))}
 
 
@@ -374,14 +309,17 @@ def test_udp_oob(family: str, call: str, backend: str, kit: Kit) -> dict[str, An
         freebsd("send(2)", "MSG_OOB"),
         mslearn("send", "MSG_OOB: stream-style sockets only"),
     ],
-    params={"family": INET, "backend": BACKENDS},
-    asserts=["posix:send:MSG_OOB", "linux:send.2:MSG_OOB"],
+    params={"family": INET, "call": CALLS, "backend": BACKENDS},
+    asserts=["posix:send:MSG_OOB", "posix:sendto:MSG_OOB", "linux:send.2:MSG_OOB"],
 )
-def test_tcp_oob(family: str, backend: str, kit: Kit) -> dict[str, Any]:
-    """b"ab" then b"U" with MSG_OOB: the peer's recv(MSG_OOB) gets b"U", its stream b"ab"."""
-    client, peer = connected_stream(kit, family)
+def test_tcp_oob(family: str, call: str, backend: str, kit: Kit) -> dict[str, Any]:
+    """b"ab" then b"U" with MSG_OOB: the peer's recv(MSG_OOB) gets b"U", its stream b"ab".
+
+    sendto() names the peer's own address, which a connected TCP socket ignores.
+    """
+    client, peer = kit.connected(family)
     client.send(b"ab")
-    sent = kit.outcome(client.send, b"U", ("MSG_OOB",))
+    sent = kit.outcome(_send_call(client, call, b"U", ("MSG_OOB",)))
     if sent != "ok":
         return {"send": sent}
     urgent: list[bytes] = []
@@ -409,16 +347,16 @@ def test_tcp_oob(family: str, backend: str, kit: Kit) -> dict[str, Any]:
                          "sockets of type SOCK_SEQPACKET)"),
     ],
     level="platform-defined",
-    params={"family": INET, "type": ("stream", "dgram"), "backend": BACKENDS},
-    asserts=["posix:send:MSG_EOR", "linux:send.2:MSG_EOR"],
+    params={"family": INET, "type": ("stream", "dgram"), "call": CALLS, "backend": BACKENDS},
+    asserts=["posix:send:MSG_EOR", "posix:sendto:MSG_EOR", "linux:send.2:MSG_EOR"],
 )
-def test_eor(family: str, type: str, backend: str, kit: Kit) -> dict[str, Any]:
-    """send(MSG_EOR) of b"rec": is it refused, or delivered as ordinary data?"""
+def test_eor(family: str, type: str, call: str, backend: str, kit: Kit) -> dict[str, Any]:
+    """send()/sendto() with MSG_EOR of b"rec": is it refused, or delivered as ordinary data?"""
     if type == "stream":
-        client, peer = connected_stream(kit, family)
+        client, peer = kit.connected(family)
     else:
-        client, peer = connected_udp(kit, family)
-    sent = kit.outcome(client.send, b"rec", ("MSG_EOR",))
+        client, peer = kit.connected(family, "dgram")
+    sent = kit.outcome(_send_call(client, call, b"rec", ("MSG_EOR",)))
     if sent != "ok":
         return {"send": sent}
     return {"send": sent, "received": kit.recv_within(peer, 16).decode()}

@@ -158,6 +158,7 @@ def test_recvfrom_address(family: str, backend: str, kit: Kit) -> dict[str, Any]
     ],
     level="platform-defined",
     params={"family": INET, "backend": BACKENDS},
+    asserts=["posix:send:ENOTCONN", "linux:send.2:ENOTCONN"],
 )
 def test_send_unconnected(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     """send() on a fresh, unconnected TCP socket returns an errno at once."""

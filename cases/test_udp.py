@@ -39,6 +39,7 @@ MARKER = b"marker"
     ],
     level="platform-defined",
     params={"family": INET, "backend": BACKENDS},
+    asserts=["posix:send:EDESTADDRREQ"],
 )
 def test_unconnected_send(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     """send() without an address on a UDP socket that has no peer fails with an errno."""

@@ -128,6 +128,7 @@ def test_send(family: str, backend: str, kit: Kit) -> dict[str, Any]:
         linux("send(2)", "DESCRIPTION: send() equals sendto() with NULL and 0"),
     ],
     params={"family": INET, "backend": ("libc",)},
+    asserts=["linux:send.2:sendto_null"],
 )
 def test_sendto_null(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     """sendto(fd, buf, len, 0, NULL, 0) after connect() reaches the peer."""
@@ -170,6 +171,7 @@ def test_sendto_same_address(family: str, backend: str, kit: Kit) -> dict[str, A
     ],
     level="platform-defined",
     params={"family": INET, "backend": BACKENDS},
+    asserts=["linux:udp.7:sendto_connected"],
 )
 def test_sendto_other_address(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     """sendto(other) after connect(peer): where the datagram went, or the errno."""

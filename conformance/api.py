@@ -16,7 +16,7 @@ from conformance.ephemeral import port_range
 from conformance.errors import DeadlineExceeded, HarnessError, Unsupported
 from conformance.kit import DEADLINE_S, LOOPBACK, WILDCARD, Kit, errno_name
 from conformance.search import check, settings_for
-from conformance.sigpipe import sigpipe_during
+from conformance.signals import interrupt, sigpipe_during
 from conformance.topology import (
     ADDRESSES,
     HOST,
@@ -32,7 +32,7 @@ __all__ = [
     "INET", "LOOPBACK", "PEER", "TYPE", "TYPES", "WILDCARD", "Address", "BlockedCall",
     "Citation", "DeadlineExceeded", "HarnessError", "Kit", "Socket", "Topology",
     "TopologyUnavailable", "Unsupported", "bind_sockaddr", "case", "check", "darwin",
-    "errno_name", "freebsd", "linux", "mslearn", "name_of", "open_or_skip", "pack_sockaddr",
-    "port_range", "posix", "prove_blocked", "seed", "settings_for", "sigpipe_during",
-    "try_socket",
+    "errno_name", "freebsd", "interrupt", "linux", "mslearn", "name_of", "open_or_skip",
+    "pack_sockaddr", "port_range", "posix", "prove_blocked", "seed", "settings_for",
+    "sigpipe_during", "try_socket",
 ]

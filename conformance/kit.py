@@ -99,6 +99,20 @@ class Kit:
         s.listen(backlog)
         return s
 
+    def connected(self, family: str, type: str = "stream") -> tuple[Socket, Socket]:
+        """A connected pair on loopback or AF_UNIX: (client, its accepted peer) for
+        stream, (sender connected to the receiver, the bound receiver) for dgram."""
+        if type == "dgram":
+            receiver = self.bound(family, "dgram")
+            sender = self.socket(family, "dgram")
+            sender.connect(receiver.getsockname())
+            return sender, receiver
+        listener = self.listener(family)
+        client = self.socket(family, "stream")
+        self.connect_within(client, listener.getsockname())
+        peer, _ = self.accept_within(listener)
+        return client, peer
+
     def note(self, **detail: Any) -> None:
         """Record volatile facts (port numbers, addresses) beside the observation."""
         self.detail.update(detail)

@@ -58,4 +58,16 @@ DEVIATIONS: dict[str, list[tuple[str, dict, dict]]] = {
         ("port 0 is refused as an address rather than by the peer",
          {"wildcard": "ok", "wildcard_reached": "listener", "port_zero": "EADDRNOTAVAIL"}, {}),
     ],
+    "connect.eintr": [
+        ("the stack restarts connect() through every signal",
+         {"pending": True, "errno": "not interrupted", "blocked_first": True}, {}),
+        ("the interrupted connect reports EINPROGRESS", {"pending": True, "errno": "EINPROGRESS",
+                                                        "blocked_first": True}, {}),
+    ],
+    "connect.tcp.duplicate_tuple": [
+        ("a second connection with the same four-tuple is made",
+         {"second_bind": "ok", "errno": "ok"}, {}),
+        ("the POSIX EADDRINUSE where Linux documents EADDRNOTAVAIL",
+         {"second_bind": "ok", "errno": "EADDRINUSE"}, {}),
+    ],
 }
