@@ -60,6 +60,7 @@ def test_unconnected_send(family: str, backend: str, kit: Kit) -> dict[str, Any]
 )
 def test_unconnected_sendto_autobind(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     """After sendto() on a never-bound socket, getsockname() has a port and datagrams carry it."""
+    kit.private_network()  # the implicit bind is to the wildcard address
     receiver = kit.bound(family, "dgram")
     sender = kit.socket(family, "dgram")
     sender.sendto(b"first datagram", receiver.getsockname())

@@ -90,3 +90,45 @@ def stack_name(value: str) -> str:
         raise ValueError(f"stack name {value[:40]!r} is not a plain name "
                          "(lower-case letters, digits, '-', '_'; at most 32)")
     return value
+
+
+# What one xdist worker costs against ``ulimit -u`` (a limit on tasks, threads
+# included): its process and I/O thread, the controller's thread for it, and the
+# threads and helper processes a case starts while it runs.
+TASKS_PER_WORKER = 6
+
+
+def _tasks_of(uid: int) -> int | None:
+    """Tasks (threads) the user ``uid`` runs now, from /proc; None where there is none."""
+    try:
+        pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return None
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+            if int(fields["Uid"].split()[0]) == uid:
+                total += int(fields["Threads"])
+        except (OSError, KeyError, ValueError, IndexError):
+            continue
+    return total
+
+
+def worker_room(workers: int) -> str | None:
+    """Why ``workers`` xdist workers cannot start under this user's process limit
+    (``ulimit -u``), or None when they can (or the limit cannot be known)."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NPROC)
+    if workers <= 0 or soft == resource.RLIM_INFINITY:
+        return None
+    in_use = _tasks_of(os.getuid())
+    if in_use is None:
+        return None
+    need = workers * TASKS_PER_WORKER
+    if in_use + need <= soft:
+        return None
+    return (f"-n {workers} needs about {need} more processes and threads, but the process "
+            f"limit (ulimit -u {soft}) leaves {max(0, soft - in_use)}")

@@ -56,10 +56,44 @@ class Kit:
         self.tracker = tracker
         self.detail: dict[str, Any] = {}
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
+        self._netns: Any = None
+
+    def private_network(self) -> bool:
+        """Make this instance's inet sockets from here on in a fresh loopback-only
+        network namespace, when the platform can make one; return whether it did.
+
+        For cases whose sockets end up bound to the wildcard address (listen() or
+        sendto() on an unbound socket binds one): in the host's namespace such a
+        socket is reachable from the network while it is open, in a private one
+        from nowhere. The namespace gets the host's ephemeral port range, so its
+        sockets get the ports the host's would. ``detail["netns"]`` says which.
+        """
+        from conformance import ephemeral, topology
+
+        try:
+            netns = topology.Topology(peer=False, shared=True)
+        except (topology.TopologyUnavailable, OSError) as exc:
+            self.note(netns=f"host: {exc}")
+            return False
+        try:
+            lo, hi, _ = ephemeral.port_range()
+            netns.sysctl(topology.HOST, "net.ipv4.ip_local_port_range", f"{lo} {hi}")
+        except (topology.TopologyUnavailable, OSError, Unsupported) as exc:
+            netns.close()
+            self.note(netns=f"host: the namespace's port range cannot follow the host's ({exc})")
+            return False
+        self._netns = netns
+        self.note(netns="private")
+        return True
 
     def socket(self, family: str, type: str, *, backend: str | None = None) -> Socket:
         """A new socket; an absent family or type is ``unsupported``, not an error."""
         try:
+            if self._netns is not None and family != "unix":
+                owner = _Owner(backend or self.backend, self.tracker)
+                from conformance.topology import HOST
+
+                return self._netns.socket(owner, HOST, family, type)  # type: ignore[no-any-return]
             return open_socket(backend or self.backend, family, type, self.tracker)
         except OSError as exc:
             if errno_name(exc) in ("EAFNOSUPPORT", "EPROTONOSUPPORT", "ESOCKTNOSUPPORT",
@@ -199,5 +233,15 @@ class Kit:
 
     def close(self) -> None:
         self.tracker.close_all()
+        if self._netns is not None:
+            self._netns.close()
+            self._netns = None
         if self._tmpdir is not None:
             self._tmpdir.cleanup()
+
+
+class _Owner:
+    """Who a socket made in a namespace belongs to: a backend and a tracker."""
+
+    def __init__(self, backend: str, tracker: Tracker):
+        self.backend, self.tracker = backend, tracker

@@ -335,3 +335,40 @@ def test_run_into_a_closed_pipe_still_writes_its_report(tmp_path):
     assert "Traceback" not in err and "Broken pipe" in err, err
     (report,) = out.glob("*.json")
     assert json.loads(report.read_text())["results"]
+
+
+def _nproc_limit(n: int):
+    def preexec() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
+
+    return preexec
+
+
+def test_low_process_limit_runs_in_process_with_one_line_and_a_report(tmp_path):
+    """`ulimit -u 8` with -n 2: the workers could never start (pages of
+    INTERNALERROR, no report); the run says so in one line and runs in-process."""
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "conformance", "run", "-q", "-n", "2",
+                           "--out", str(out), "-k", "test_bind"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300,
+                          preexec_fn=_nproc_limit(8))
+    assert "INTERNALERROR" not in proc.stdout + proc.stderr
+    warnings = [ln for ln in proc.stderr.splitlines() if "ulimit -u 8" in ln]
+    assert len(warnings) == 1 and "running the cases in this process" in warnings[0]
+    (report,) = out.glob("*.json")
+    assert json.loads(report.read_text())["results"]
+
+
+def test_worker_room_counts_the_tasks_a_worker_needs(monkeypatch):
+    import resource
+
+    from conformance import checks
+
+    monkeypatch.setattr(resource, "getrlimit", lambda what: (8, 8))
+    monkeypatch.setattr(checks, "_tasks_of", lambda uid: 2)
+    assert "ulimit -u 8" in checks.worker_room(2)
+    assert checks.worker_room(0) is None
+    monkeypatch.setattr(resource, "getrlimit", lambda what: (4096, 4096))
+    assert checks.worker_room(8) is None

@@ -114,6 +114,14 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError(
             f"unknown platform {args.platform!r}; expected one of {', '.join(PLATFORMS)}"
         )
+    if args.platform == "host":
+        count = (os.cpu_count() or 1) if args.workers == "auto" else int(args.workers)
+        short = checks.worker_room(count)
+        if short:
+            # Workers that cannot start end in pages of INTERNALERROR and no report.
+            print(f"socket-conformance: warning: {short}; running the cases in this "
+                  "process instead (-n 0)", file=sys.stderr)
+            args.workers = "0"
     # Read and check --baseline/--junit before anything (even --out) is created.
     baseline = gate.preflight(args)
     out = check_directory(Path(args.out)).resolve()
