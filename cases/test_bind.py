@@ -170,6 +170,7 @@ def test_explicit_port(type: str, backend: str, kit: Kit) -> dict[str, Any]:
         mslearn("bind", "WSAEADDRINUSE"),
     ],
     params={"family": ALL_FAMILIES, "type": TYPES, "backend": BACKENDS},
+    asserts=["posix:bind:EADDRINUSE", "linux:bind.2:EADDRINUSE"],
 )
 def test_in_use(family: str, type: str, backend: str, kit: Kit) -> dict[str, Any]:
     """A second socket cannot bind the exact address (or path) a first one is bound to."""
@@ -189,6 +190,7 @@ def test_in_use(family: str, type: str, backend: str, kit: Kit) -> dict[str, Any
         mslearn("bind", "WSAEINVAL"),
     ],
     params={"family": ALL_FAMILIES, "type": TYPES, "backend": BACKENDS},
+    asserts=["posix:bind:EINVAL", "linux:bind.2:EINVAL"],
 )
 def test_twice(family: str, type: str, backend: str, kit: Kit) -> dict[str, Any]:
     """A bound socket refuses a second bind() to another free address."""
@@ -207,6 +209,7 @@ def test_twice(family: str, type: str, backend: str, kit: Kit) -> dict[str, Any]
         mslearn("bind", "WSAEADDRNOTAVAIL"),
     ],
     params={"family": INET, "type": TYPES, "backend": BACKENDS},
+    asserts=["posix:bind:EADDRNOTAVAIL", "linux:ip.7:EADDRNOTAVAIL"],
 )
 def test_non_local_address(family: str, type: str, backend: str, kit: Kit) -> dict[str, Any]:
     """Binding a documentation-prefix address (RFC 5737 / RFC 3849) is refused."""
@@ -229,6 +232,7 @@ def test_non_local_address(family: str, type: str, backend: str, kit: Kit) -> di
         linux("bind(2)", "ERRORS: EINVAL addrlen is wrong or addr not valid for the domain"),
     ],
     params={"family": INET, "backend": ("libc",)},
+    asserts=["posix:bind:EAFNOSUPPORT", "posix:bind:EINVAL.addrlen", "linux:bind.2:EINVAL.addrlen"],
 )
 def test_wrong_family(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     """An inet socket given a sockaddr_in6 (and an inet6 one given a sockaddr_in) is refused."""

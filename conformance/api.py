@@ -9,9 +9,19 @@ modules behind it may change without breaking them.
 
 from conformance.axes import ALL_FAMILIES, BACKENDS, BLOCKING, INET, TYPES
 from conformance.backends import FAMILY, TYPE, Address, Socket
-from conformance.backends.libc import bind_sockaddr, pack_sockaddr, try_socket
+from conformance.backends.libc import (
+    accept_raw,
+    bind_sockaddr,
+    getsockname_raw,
+    listen_fd,
+    pack_sockaddr,
+    raw_socket,
+    sockaddr_header,
+    try_socket,
+)
 from conformance.blocking import BlockedCall, prove_blocked
 from conformance.case import Citation, case, darwin, freebsd, linux, mslearn, posix, seed
+from conformance.child import NOBODY, ChildSkip, at_descriptor_limit, in_child
 from conformance.ephemeral import port_range
 from conformance.errors import DeadlineExceeded, HarnessError, Unsupported
 from conformance.kit import DEADLINE_S, LOOPBACK, WILDCARD, Kit, errno_name
@@ -28,11 +38,12 @@ from conformance.topology import (
 )
 
 __all__ = [
-    "ADDRESSES", "ALL_FAMILIES", "BACKENDS", "BLOCKING", "DEADLINE_S", "FAMILY", "HOST",
-    "INET", "LOOPBACK", "PEER", "TYPE", "TYPES", "WILDCARD", "Address", "BlockedCall",
-    "Citation", "DeadlineExceeded", "HarnessError", "Kit", "Socket", "Topology",
-    "TopologyUnavailable", "Unsupported", "bind_sockaddr", "case", "check", "darwin",
-    "errno_name", "freebsd", "interrupt", "linux", "mslearn", "name_of", "open_or_skip",
-    "pack_sockaddr", "port_range", "posix", "prove_blocked", "seed", "settings_for",
-    "sigpipe_during", "try_socket",
+    "ADDRESSES", "ALL_FAMILIES", "BACKENDS", "BLOCKING", "DEADLINE_S", "FAMILY", "HOST", "INET",
+    "LOOPBACK", "NOBODY", "PEER", "TYPE", "TYPES", "WILDCARD", "Address", "BlockedCall",
+    "ChildSkip", "Citation", "DeadlineExceeded", "HarnessError", "Kit", "Socket", "Topology",
+    "TopologyUnavailable", "Unsupported", "accept_raw", "at_descriptor_limit", "bind_sockaddr",
+    "case", "check", "darwin", "errno_name", "freebsd", "getsockname_raw", "in_child",
+    "interrupt", "linux", "listen_fd", "mslearn", "name_of", "open_or_skip", "pack_sockaddr",
+    "port_range", "posix", "prove_blocked", "raw_socket", "seed", "settings_for",
+    "sigpipe_during", "sockaddr_header", "try_socket",
 ]

@@ -36,6 +36,7 @@ class BlockedCall:
     result: Any = None
     error: BaseException | None = None
     tid: int = 0
+    ident: int = 0  # threading ident, for signal.pthread_kill
     done: threading.Event = field(default_factory=threading.Event)
     started: threading.Event = field(default_factory=threading.Event)
 
@@ -47,6 +48,7 @@ class BlockedCall:
 
     def _run(self) -> None:
         self.tid = threading.get_native_id()
+        self.ident = threading.get_ident()
         self.started.set()
         try:
             self.result = self.fn()

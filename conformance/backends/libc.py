@@ -49,7 +49,7 @@ def _lib() -> ctypes.CDLL:
     lp = ctypes.POINTER(ctypes.c_uint32)
     for fname, args, res in (
         ("socket", (i, i, i), i), ("bind", (i, p, ctypes.c_uint32), i),
-        ("listen", (i, i), i), ("accept", (i, p, lp), i),
+        ("listen", (i, i), i), ("accept", (i, p, p), i),
         ("connect", (i, p, ctypes.c_uint32), i), ("send", (i, p, sz, i), ssz),
         ("sendto", (i, p, sz, i, p, ctypes.c_uint32), ssz), ("recv", (i, p, sz, i), ssz),
         ("recvfrom", (i, p, sz, i, p, lp), ssz), ("getsockname", (i, p, lp), i),
@@ -104,9 +104,64 @@ def try_socket(family: int, type: int, proto: int = 0) -> None:
     lib.close(_check(lib.socket(family, type, proto)))
 
 
-def bind_sockaddr(fd: int, sockaddr: bytes) -> None:
-    """bind() with ready-made sockaddr bytes, whatever family they carry."""
-    _check(_lib().bind(fd, sockaddr, len(sockaddr)))
+def bind_sockaddr(fd: int, sockaddr: bytes | None, length: int | None = None) -> None:
+    """bind() with ready-made sockaddr bytes, whatever family they carry.
+
+    ``None`` passes a NULL address; ``length`` overrides ``len(sockaddr)``.
+    """
+    size = length if length is not None else len(sockaddr or b"")
+    _check(_lib().bind(fd, sockaddr, size))
+
+
+def raw_socket(family: int, type: int, proto: int = 0) -> int:
+    """socket() with raw numbers; the caller owns (and closes) the descriptor."""
+    return _check(_lib().socket(family, type, proto))
+
+
+def listen_fd(fd: int, backlog: int) -> None:
+    """listen() on any descriptor, socket or not."""
+    _check(_lib().listen(fd, backlog))
+
+
+def accept_raw(fd: int, addrlen: int | None, flags: int | None = None) -> tuple[int, int]:
+    """accept() (or accept4() with ``flags``) on any descriptor.
+
+    ``addrlen`` None passes NULL for both address and length; otherwise a
+    buffer of that many bytes with ``*addrlen`` set to it (a negative value is
+    passed through as the C int it is). Returns the new descriptor, which the
+    caller closes, and the length the call wrote back (-1 for NULL).
+    """
+    lib = _lib()
+    if addrlen is None:
+        buf, ln = None, None
+    else:
+        buf = ctypes.create_string_buffer(max(addrlen, 1))
+        ln = ctypes.c_int(addrlen)
+    ref = None if ln is None else ctypes.byref(ln)
+    if flags is None:
+        new = _check(lib.accept(fd, buf, ref))
+    else:
+        accept4 = getattr(lib, "accept4", None)
+        if accept4 is None:
+            raise Unsupported("this C library has no accept4()")
+        accept4.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int)
+        accept4.restype = ctypes.c_int
+        new = _check(accept4(fd, buf, ref, flags))
+    return new, (-1 if ln is None else ln.value)
+
+
+def getsockname_raw(fd: int) -> bytes:
+    """getsockname()'s address bytes exactly as long as the call reported."""
+    buf = ctypes.create_string_buffer(_SOCKADDR_STORAGE)
+    ln = ctypes.c_uint32(_SOCKADDR_STORAGE)
+    _check(_lib().getsockname(fd, buf, ctypes.byref(ln)))
+    return buf.raw[: ln.value]
+
+
+def sockaddr_header(family: str) -> bytes:
+    """The family part of a sockaddr alone (``sizeof(sa_family_t)`` on Linux)."""
+    af = FAMILY[family]
+    return _family_header(af, 2)
 
 
 def _check(rc: int) -> int:
