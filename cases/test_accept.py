@@ -197,6 +197,7 @@ def test_not_listening(family: str, backend: str, blocking: str, kit: Kit) -> di
     ],
     level="platform-defined",
     params={"family": ALL_FAMILIES, "backend": BACKENDS},
+    asserts=["linux:accept.2:O_NONBLOCK"],
 )
 def test_inherits_nonblocking(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     """A socket accepted from an O_NONBLOCK listener reports its own O_NONBLOCK flag (fcntl)."""

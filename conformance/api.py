@@ -21,7 +21,13 @@ from conformance.backends.libc import (
 )
 from conformance.blocking import BlockedCall, prove_blocked
 from conformance.case import Citation, case, darwin, freebsd, linux, mslearn, posix, seed
-from conformance.child import NOBODY, ChildSkip, at_descriptor_limit, in_child
+from conformance.child import (
+    NOBODY,
+    ChildSkip,
+    at_descriptor_limit,
+    in_child,
+    mount_read_only,
+)
 from conformance.ephemeral import port_range
 from conformance.errors import DeadlineExceeded, HarnessError, Unsupported
 from conformance.kit import DEADLINE_S, LOOPBACK, WILDCARD, Kit, errno_name
@@ -43,7 +49,7 @@ __all__ = [
     "ChildSkip", "Citation", "DeadlineExceeded", "HarnessError", "Kit", "Socket", "Topology",
     "TopologyUnavailable", "Unsupported", "accept_raw", "at_descriptor_limit", "bind_sockaddr",
     "case", "check", "darwin", "errno_name", "freebsd", "getsockname_raw", "in_child",
-    "interrupt", "linux", "listen_fd", "mslearn", "name_of", "open_or_skip", "pack_sockaddr",
-    "port_range", "posix", "prove_blocked", "raw_socket", "seed", "settings_for",
-    "sigpipe_during", "sockaddr_header", "try_socket",
+    "interrupt", "linux", "listen_fd", "mount_read_only", "mslearn", "name_of", "open_or_skip",
+    "pack_sockaddr", "port_range", "posix", "prove_blocked", "raw_socket", "seed",
+    "settings_for", "sigpipe_during", "sockaddr_header", "try_socket",
 ]

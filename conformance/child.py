@@ -138,3 +138,30 @@ def at_descriptor_limit(call: Callable[[], Any]) -> dict[str, Any]:
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     return {"at_limit": at_limit, "after_raising": Kit.outcome(call), "limit": limit}
+
+
+def mount_read_only(path: str) -> None:
+    """In a child: cover ``path`` with an empty read-only tmpfs seen by this process only.
+
+    The child moves to a private mount namespace first (inside a new user
+    namespace when it is not root), so neither the host nor the parent sees
+    the mount, and it disappears with the child. ``ChildSkip`` says why when
+    the platform or the privileges do not allow it.
+    """
+    import ctypes
+    import errno
+
+    clone_newns, clone_newuser = 0x00020000, 0x10000000
+    ms_rdonly, ms_rec, ms_private = 1, 0x4000, 0x40000
+    lib = ctypes.CDLL(None, use_errno=True)
+    if not hasattr(lib, "unshare") or not hasattr(lib, "mount"):
+        raise ChildSkip("no unshare()/mount() here: a private read-only mount cannot be made")
+    if lib.unshare(clone_newns) != 0 and lib.unshare(clone_newuser | clone_newns) != 0:
+        err = errno.errorcode.get(ctypes.get_errno(), "?")
+        raise ChildSkip(f"cannot enter a private mount namespace (unshare: {err})")
+    if lib.mount(b"none", b"/", None, ms_rec | ms_private, None) != 0:
+        err = errno.errorcode.get(ctypes.get_errno(), "?")
+        raise ChildSkip(f"cannot make mounts private (mount: {err})")
+    if lib.mount(b"sc-ro", os.fsencode(path), b"tmpfs", ms_rdonly, None) != 0:
+        err = errno.errorcode.get(ctypes.get_errno(), "?")
+        raise ChildSkip(f"cannot mount a read-only tmpfs (mount: {err})")
