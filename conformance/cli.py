@@ -91,10 +91,21 @@ class _Stdout(io.TextIOBase):
         return self.stream.errors
 
 
+def _working_directory() -> None:
+    """Refuse a working directory that was removed: every relative path (reports,
+    baselines, pytest's rootdir) would otherwise fail later, with a traceback."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        raise UsageError("the working directory no longer exists; "
+                         "change to one that does and run again") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     stdout = _Stdout(sys.stdout)
     saved, sys.stdout = sys.stdout, stdout
     try:
+        _working_directory()
         args = build_parser().parse_args(argv)
         code: int = importlib.import_module(f"conformance.commands.{args.command}").main(args)
         stdout.flush()

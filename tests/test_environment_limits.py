@@ -21,6 +21,7 @@ import pytest
 
 from conformance import limits
 from conformance.errors import EnvironmentLimit
+from tests.conftest import one_line_error
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="the limits are set up the Linux way")
@@ -141,3 +142,14 @@ def test_a_unix_path_too_long_for_sun_path_is_enametoolong_by_name():
     with pytest.raises(OSError) as raised:
         pack_sockaddr("unix", "/" + "x" * 200)
     assert raised.value.errno == errno.ENAMETOOLONG
+
+
+def test_deleted_working_directory_is_one_line_and_exit_2(tmp_path):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    proc = subprocess.run(
+        ["sh", "-c", 'cd "$1" && rmdir "$1" && exec "$0" -m conformance run -q',
+         sys.executable, str(gone)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert "working directory no longer exists" in one_line_error(proc)
