@@ -246,11 +246,32 @@ def test_dontwait(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     asserts=["posix:send:EINTR"],
 )
 def test_eintr(family: str, backend: str, kit: Kit) -> dict[str, Any]:
-    """A blocking send() parked on a full buffer receives a signal whose handler does nothing."""
+    """A blocking send() parked on a saturated buffer gets a signal whose handler does nothing."""
     client, _ = kit.connected(family)
     client.setsockopt("SO_SNDBUF", 4096)
-    fill(client, ("MSG_DONTWAIT",))
+    saturate(kit, client)
     return interrupt(kit, client, lambda: client.send(CHUNK, ("MSG_NOSIGNAL",)), "send")
+
+
+# How long a filled sender must stay unwritable to count as saturated: the
+# peer's acknowledgements free room for a while after the first EAGAIN.
+SETTLE_S = 0.02
+
+
+def saturate(kit: Kit, sock: Socket) -> int:
+    """Fill until the sender stays unwritable for SETTLE_S: no room will come back.
+
+    A stack whose acknowledgements trail the data (a slow sandbox) frees room
+    after the first EAGAIN, and a blocking send() then takes some bytes
+    instead of parking; refilling until the socket stays full avoids that.
+    """
+    total = 0
+    while total < FILL_LIMIT:
+        sent, _ = fill(sock, ("MSG_DONTWAIT",))
+        total += sent
+        if not kit.writable(sock, SETTLE_S):
+            return total
+    raise HarnessError(f"the sender took {FILL_LIMIT} bytes and still had room")
 
 
 @case(

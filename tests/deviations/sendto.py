@@ -91,5 +91,6 @@ DEVIATIONS: dict[str, list[tuple[str, dict, dict]]] = {
         ("MSG_MORE ignored: three datagrams", {"datagrams": ["ab", "cd", "ef"]},
          {"family": "inet"}),
         ("the corked data is lost", {"datagrams": ["ef"]}, {"family": "inet"}),
+        ("MSG_MORE refused as an unknown flag", {"send_more": "EINVAL"}, {"family": "inet"}),
     ],
 }
