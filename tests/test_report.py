@@ -121,3 +121,16 @@ def test_every_instance_has_a_stable_anchor():
     assert layout.anchor("x.y", {"p": '"><script>'}) == "x.y--p-_script_"
     assert layout.safe_url("javascript:alert(1)") is None
     assert layout.safe_url("https://man7.org/") == "https://man7.org/"
+
+
+def test_instances_differing_only_in_detail_fold_and_keep_each_detail():
+    from conformance.report import layout, render
+
+    results = [_result("a.port", {"family": f}, "conforms", {"bound": True},
+                       detail={"port": port}) for f, port in (("inet", 40001), ("inet6", 40002))]
+    report = model.build(fingerprint(), results, "")
+    (area,) = layout.build(report).areas
+    (row,) = area.rows
+    assert row.details == [("family=inet", {"port": 40001}), ("family=inet6", {"port": 40002})]
+    page = render.html(report)
+    assert "family=inet: port=40001" in page and "family=inet6: port=40002" in page

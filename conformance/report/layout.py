@@ -4,9 +4,9 @@ A reader comes for three things, in this order: which platform this is and how
 each area fared; every result that needs attention (deviates, timeout, error,
 then flaky), each with what was expected, what happened and why we think so;
 and the rest, grouped by area. Instances of one case that ended identically
-(same verdict, observation, expectation, message, detail and attempts;
-typically the same behaviour on every backend) are one entry listing their
-parameters, in both parts.
+(same verdict, observation, expectation, message and attempts; typically
+the same behaviour on every backend) are one entry listing their parameters,
+in both parts; ``detail`` (port numbers and such) is listed per instance.
 
 Every instance has an anchor derived from its case id and parameters only,
 so a link to one result (from the matrix, a chat, a bug) survives reruns.
@@ -72,6 +72,12 @@ class Row:
     def params(self) -> str:
         return params_label([r["params"] for r in self.instances])
 
+    @property
+    def details(self) -> list[tuple[str, dict[str, Any]]]:
+        """Each instance's ``detail`` that is not empty, with the instance's parameters."""
+        return [(", ".join(f"{k}={v}" for k, v in r["params"].items()), r["detail"])
+                for r in self.instances if r.get("detail")]
+
 
 @dataclass(frozen=True)
 class Area:
@@ -120,9 +126,10 @@ def got(result: dict[str, Any]) -> Any:
 
 
 def _same_end(r: dict[str, Any]) -> str:
+    # ``detail`` holds volatile facts (port numbers): it is listed per instance
+    # (Row.details), never a reason to show two rows.
     return json.dumps([r["id"], r["verdict"], r["observation"], r["expected"], r["portable"],
-                       r["message"], r.get("detail"), r.get("attempts")],
-                      sort_keys=True, default=str)
+                       r["message"], r.get("attempts")], sort_keys=True, default=str)
 
 
 def _fold(results: list[dict[str, Any]]) -> tuple[Row, ...]:

@@ -55,7 +55,9 @@ def _md_id(case_id: str) -> str:
 
 def _md_link(text: str, url: Any) -> str:
     href = layout.safe_url(url)
-    return f"[{_md(text)}](<{href}>)" if href and ">" not in href else _md(text)
+    if not href or any(c in href for c in "<> "):
+        return _md(text)
+    return "[" + _md(text).replace("[", "\\[").replace("]", "\\]") + f"](<{href}>)"
 
 
 def _md_sources(r: dict[str, Any]) -> str:
@@ -110,8 +112,8 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [f"- expected: {_md(expected_text(r['expected']))}", f"- got: {_md(got)}"]
         if r["message"]:
             lines.append(f"- message: {_md(r['message'])}")
-        if r.get("detail"):
-            lines.append(f"- detail: {_md(short(r['detail']))}")
+        for where, detail in row.details:
+            lines.append(f"- detail ({_md(where)}): {_md(short(detail))}")
         for i, t in enumerate(r.get("attempts") or [], 1):
             lines.append(f"- attempt {i}: {_md(t['verdict'])}, {_md(short(t['observation']))}"
                          + (f" ({_md(t['message'])})" if t.get("message") else ""))
