@@ -20,9 +20,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from conformance.expectations import Expectation, ExpectationSet
+from conformance.expectations import BASELINE, FAMILIES, Expectation, ExpectationSet
 
 VERDICTS = ("conforms", "deviates", "undocumented", "unsupported", "skipped", "timeout", "error",
             "flaky")
@@ -74,7 +75,9 @@ def _source(e: Expectation) -> dict[str, Any]:
 
 
 def _family_of(file: str) -> str:
-    return file.rsplit("/", 1)[-1].removesuffix(".toml")
+    """``.../linux.toml`` and the fragment ``.../linux/connect.toml`` are both linux's."""
+    parts = Path(file).parts
+    return parts[-2] if parts[-2:-1] and parts[-2] in (*FAMILIES, BASELINE) else Path(file).stem
 
 
 def _short(obs: Mapping[str, Any]) -> str:

@@ -100,3 +100,13 @@ def test_stack_condition(sets):
 def test_no_expectation_is_undocumented_not_invented(sets):
     j = judge("x.none", {"a": 1}, LINUX, {}, *sets)
     assert (j.verdict, j.expected, j.portable) == ("undocumented", None, None)
+
+
+def test_a_source_from_an_area_fragment_names_its_family_not_the_area(tmp_path):
+    (tmp_path / "linux").mkdir()
+    fragment = tmp_path / "linux" / "connect.toml"
+    fragment.write_text('[["x.frag"]]\naccept = [{ errno = "EISCONN" }]\nsource = "connect(2)"\n')
+    posix = _set(tmp_path, "posix", '[["x.frag"]]\naccept = [{ errno = "EISCONN" }]\n'
+                                    'source = "POSIX connect()"\n')
+    j = judge("x.frag", {"errno": "EISCONN"}, LINUX, {}, load_file(fragment, "linux"), posix)
+    assert [s["family"] for s in j.sources] == ["linux", "posix"]

@@ -115,6 +115,17 @@ def params_label(group: list[dict[str, str]]) -> str:
     return "; ".join(", ".join(f"{k}={v}" for k, v in p.items()) for p in group)
 
 
+def varied_attempts(result: dict[str, Any]) -> bool:
+    """Whether the attempts of a rerun ended differently (else one line says how many)."""
+    return any((a.get("verdict"), a.get("observation"))
+               != (result["verdict"], result["observation"]) for a in result.get("attempts") or [])
+
+
+def message(result: dict[str, Any]) -> str:
+    """The result's message, unless it only repeats what expected, got and source say."""
+    return "" if result["verdict"] == "deviates" else str(result["message"])
+
+
 def got(result: dict[str, Any]) -> Any:
     """The observation as shown beside the expectation; a property's counterexample and
     replay lines are shown on their own."""
@@ -128,8 +139,10 @@ def got(result: dict[str, Any]) -> Any:
 def _same_end(r: dict[str, Any]) -> str:
     # ``detail`` holds volatile facts (port numbers): it is listed per instance
     # (Row.details), never a reason to show two rows.
+    attempts = [(a.get("verdict"), a.get("observation"), a.get("message"))
+                for a in r.get("attempts") or []]
     return json.dumps([r["id"], r["verdict"], r["observation"], r["expected"], r["portable"],
-                       r["message"], r.get("attempts")], sort_keys=True, default=str)
+                       r["message"], attempts], sort_keys=True, default=str)
 
 
 def _fold(results: list[dict[str, Any]]) -> tuple[Row, ...]:

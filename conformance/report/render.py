@@ -110,11 +110,13 @@ def markdown(report: dict[str, Any]) -> str:
             lines += [_md(r["title"]), ""]
         got = "no observation" if r["observation"] is None else short(layout.got(r))
         lines += [f"- expected: {_md(expected_text(r['expected']))}", f"- got: {_md(got)}"]
-        if r["message"]:
-            lines.append(f"- message: {_md(r['message'])}")
+        if layout.message(r):
+            lines.append(f"- message: {_md(layout.message(r))}")
         for where, detail in row.details:
             lines.append(f"- detail ({_md(where)}): {_md(short(detail))}")
-        for i, t in enumerate(r.get("attempts") or [], 1):
+        if r.get("attempts") and not layout.varied_attempts(r):
+            lines.append(f"- attempts: {len(r['attempts'])}, each ending the same way")
+        for i, t in enumerate(r.get("attempts") or [] if layout.varied_attempts(r) else [], 1):
             lines.append(f"- attempt {i}: {_md(t['verdict'])}, {_md(short(t['observation']))}"
                          + (f" ({_md(t['message'])})" if t.get("message") else ""))
         lines.append(f"- portable: {portable_text(r['portable'])}")
@@ -158,7 +160,8 @@ def template_env(**filters: Any) -> jinja2.Environment:
                        safe_url=layout.safe_url, anchor=layout.anchor,
                        anchor_part=lambda text: layout.anchor(str(text), {}),
                        area_of=layout.area_of, counterexample=layout.counterexample,
-                       got=layout.got,
+                       got=layout.got, message=layout.message,
+                       varied_attempts=layout.varied_attempts,
                        portable_text=portable_text)
     env.filters.update(filters)
     return env
