@@ -3,7 +3,7 @@
 A case is a pytest function in ``cases/`` decorated with :func:`case`. The
 decorator registers the case in the catalogue, marks it, and parametrizes it
 over its axes with readable ids (``family=inet6``). Parameter values that need
-a platform capability (IPv6, AF_UNIX, a usable libc) carry a ``requires`` mark,
+a platform capability (IPv6, AF_UNIX, a usable libc) carry a ``conformance_requires`` mark,
 so a missing capability yields ``unsupported`` for that instance only.
 
 The case body returns an observation (a JSON-safe dict of what the stack did);
@@ -221,7 +221,7 @@ def case(
 
 def _param(axis: str, value: str) -> Any:
     cap = AXIS_CAPABILITIES.get((axis, value))
-    marks = [pytest.mark.requires(cap)] if cap else []
+    marks = [pytest.mark.conformance_requires(cap)] if cap else []
     return pytest.param(value, id=f"{axis}={value}", marks=marks)
 
 

@@ -20,4 +20,12 @@ RERUNS = ("--conformance-reruns", "conformance_reruns", "SOCKET_CONFORMANCE_RERU
           "run an instance whose result deviates, times out or errors up to N more times; "
           "one that then passes is marked flaky (default 2)")
 
-ALL = (OUT, STACK, EXPECTATIONS, RERUNS)
+DEADLINE = ("--conformance-deadline", "conformance_deadline", "SOCKET_CONFORMANCE_DEADLINE",
+            "stop the run after this many seconds and report what completed "
+            "(default: no deadline)")
+
+ALL = (OUT, STACK, EXPECTATIONS, RERUNS, DEADLINE)
+# A switch only: the suite is on when it is given, or any option above is on the command line.
+ACTIVE = ("--conformance", "conformance", "",
+          "run this session as a socket-conformance suite (also switched on by any "
+          "--conformance-* option or by collecting the shipped cases)")

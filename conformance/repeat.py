@@ -2,8 +2,9 @@
 
 A conformance result is only worth reading if the same stack gives it again.
 Each repetition is one complete ordinary run (the same command, the same
-report directory); after it, the report it wrote is read back and each case
-instance is reduced to what must be stable: its verdict and its observation.
+report directory); the report it hands back (in memory) is reduced, case
+instance by case instance, to what must be stable: its verdict and its
+observation.
 ``detail`` (ports, addresses), durations and messages are left out: they are
 allowed to vary. An instance differs when, over the repetitions, it showed
 more than one (verdict, observation) pair, went missing from some report, or
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 __all__ = ["Difference", "differences", "repeat", "stable_part"]
@@ -81,20 +81,11 @@ def differences(reports: list[list[dict[str, Any]]]) -> list[Difference]:
     return found
 
 
-def _snapshot(out: Path) -> dict[Path, int]:
-    return {p: p.stat().st_mtime_ns for p in out.glob("*.json")}
-
-
-def _written(out: Path, before: dict[Path, int]) -> list[dict[str, Any]] | None:
-    """The results of the report this repetition (re)wrote into ``out``, if exactly one."""
-    fresh = [p for p, sig in _snapshot(out).items() if before.get(p) != sig]
-    if len(fresh) != 1:
-        return None
-    data = json.loads(fresh[0].read_text(encoding="utf-8"))
-    return data.get("results") if isinstance(data, dict) else None
-
-
-def repeat(times: int, out: Path, once: Callable[[], int], echo: Callable[[str], None]) -> int:
+def repeat(
+    times: int,
+    once: Callable[[], tuple[int, dict[str, Any] | None]],
+    echo: Callable[[str], None],
+) -> int:
     """Run ``once`` ``times`` times; print what differed; 1 if anything did.
 
     A repetition that exits 2 (bad input) ends the stress run at once with 2.
@@ -104,15 +95,17 @@ def repeat(times: int, out: Path, once: Callable[[], int], echo: Callable[[str],
     reports: list[list[dict[str, Any]]] = []
     worst = 0
     for number in range(1, times + 1):
-        before = _snapshot(out)
-        code = once()
+        code, report = once()
         if code == 2:
             return 2
         worst = max(worst, code)
-        results = _written(out, before)
-        if results is None:
-            echo(f"repeat: run {number} of {times} wrote no single report into {out}")
+        if report is None:
+            echo(f"repeat: run {number} of {times} produced no report")
             return max(worst, 1)
+        if report.get("interrupted"):
+            echo(f"repeat: run {number} of {times} was {report['interrupted']}")
+            return code
+        results = report["results"]
         reports.append(results)
         echo(f"repeat: run {number} of {times}: exit {code}, {len(results)} results")
     found = differences(reports)

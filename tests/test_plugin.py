@@ -154,6 +154,6 @@ def test_plain_last(kit):
 
 def test_searches_are_handed_out_first_and_plain_cases_keep_their_order(session):
     session.makepyfile(test_order=SEARCHES_LAST_IN_FILE)
-    result = session.runpytest("-p", "conformance.plugin", "--collect-only", "-q")
+    result = session.runpytest("-p", "conformance.plugin", "--conformance", "--collect-only", "-q")
     ids = [ln.split("::")[1] for ln in result.outlines if "::" in ln]
     assert ids == ["test_search", "test_plain_first", "test_plain_last"]

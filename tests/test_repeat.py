@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conformance import repeat
+from conformance.plugin.controller import ReportKeeper
 
 # pytester re-imports the module for every session, so the count lives in a file.
 TOGGLING = '''
@@ -84,14 +85,16 @@ def test_repeated_sessions_report_the_toggling_instance_only(session):
     out.mkdir()
     lines: list[str] = []
 
-    def once() -> int:
+    def once() -> tuple[int, dict | None]:
+        keep = ReportKeeper()
         result = session.runpytest_inprocess(
             "-p", "conformance.plugin", "--conformance-out", str(out),
             "--conformance-expectations", str(exp), "--conformance-reruns", "0",
+            plugins=[keep],
         )
-        return int(result.ret)
+        return int(result.ret), keep.report
 
-    code = repeat.repeat(3, out, once, lines.append)
+    code = repeat.repeat(3, once, lines.append)
     text = "\n".join(lines)
     assert code == 1, text
     assert "3 runs, 3 case instances, 1 differed" in text

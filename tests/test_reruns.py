@@ -186,7 +186,7 @@ def test_reruns_limit_is_honoured(session):
 def test_bad_reruns_value_names_where_it_came_from(session, monkeypatch):
     monkeypatch.setenv("SOCKET_CONFORMANCE_RERUNS", "many")
     session.makepyfile(test_fake=CASES)
-    result = session.runpytest("-p", "conformance.plugin")
+    result = session.runpytest("-p", "conformance.plugin", "--conformance")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "SOCKET_CONFORMANCE_RERUNS: expected a whole number >= 0, got 'many'" in str(
         result.stderr)

@@ -21,7 +21,8 @@ import pytest
 
 from conformance import cli
 from conformance.commands import run as run_command
-from conformance.runners import gvisor, sandbox, uml
+from conformance.result import RUN_ID
+from conformance.runners import gvisor, journal, salvage, sandbox, supervision, uml, umlinit
 
 # Two quick instances, so a crash can come after one finished and while one runs.
 TWO = "test_accept.py and test_dgram and unix"
@@ -43,6 +44,10 @@ def suite_argv(stack: str = "fake", keyword: str = TWO) -> list[str]:
     # The real parser, so every option of `run` has its default.
     args = cli.build_parser().parse_args(["run", "-q", "--platform", stack, "-k", keyword])
     return run_command.pytest_args(args, None)
+
+
+def _instance(n: int) -> dict:
+    return {"nodeid": f"a.py::t[{n}]", "id": "fake.t", "params": {"n": str(n)}}
 
 
 @pytest.mark.parametrize(("platform", "package"), [("gvisor", "runsc"),
@@ -72,10 +77,10 @@ def test_deadline_stops_the_whole_process_group(tmp_path):
         print("started", flush=True)
         time.sleep(60)
     """)
-    (ended,) = sandbox.run_with_deadline([sandbox.Launch([sys.executable, "-c", script])],
+    (ended,) = supervision.run_with_deadline([supervision.Launch([sys.executable, "-c", script])],
                                          deadline_s=2.0)
     assert ended.timed_out and ended.returncode is None
-    assert ended.elapsed_s < 2.0 + sandbox.GRACE_S
+    assert ended.elapsed_s < 2.0 + supervision.GRACE_S
     assert "started" in ended.tail
     child = int(pidfile.read_text())
     for _ in range(50):  # the grandchild was signalled; give the kernel a moment to reap it
@@ -90,8 +95,9 @@ def test_deadline_stops_the_whole_process_group(tmp_path):
 
 
 def test_deadline_passes_exit_code_and_output_through(tmp_path):
-    (ended,) = sandbox.run_with_deadline(
-        [sandbox.Launch([sys.executable, "-c", "print('one'); print('two'); raise SystemExit(3)"])],
+    (ended,) = supervision.run_with_deadline(
+        [supervision.Launch([sys.executable, "-c",
+                             "print('one'); print('two'); raise SystemExit(3)"])],
         30.0,
     )
     assert (ended.returncode, ended.timed_out, ended.tail) == (3, False, ("one", "two"))
@@ -101,16 +107,16 @@ def test_launches_run_side_by_side_each_pinned_and_labelled():
     script = "import os; print(sorted(os.sched_getaffinity(0)))"
     cpu = min(os.sched_getaffinity(0))
     echo = io.StringIO()
-    ended = sandbox.run_with_deadline(
-        [sandbox.Launch([sys.executable, "-c", script], cpu=cpu, label=f"[{i}] ")
+    ended = supervision.run_with_deadline(
+        [supervision.Launch([sys.executable, "-c", script], cpu=cpu, label=f"[{i}] ")
          for i in (1, 2)], 30.0, echo,
     )
     assert [e.tail for e in ended] == [(f"[{cpu}]",), (f"[{cpu}]",)]
     assert sorted(echo.getvalue().splitlines()) == [f"[1] [{cpu}]", f"[2] [{cpu}]"]
     # A last line without its newline (a process killed mid-line) still ends a line.
     echo = io.StringIO()
-    sandbox.run_with_deadline([sandbox.Launch([sys.executable, "-c", "print('cut', end='')"],
-                                              label="[x] ")], 30.0, echo)
+    cut = supervision.Launch([sys.executable, "-c", "print('cut', end='')"], label="[x] ")
+    supervision.run_with_deadline([cut], 30.0, echo)
     assert echo.getvalue() == "[x] cut\n"
     # Pinning is for the children only: this process keeps every CPU it had.
     assert len(os.sched_getaffinity(0)) >= 1 and cpu in os.sched_getaffinity(0)
@@ -133,7 +139,7 @@ def test_completed_guest_run_yields_the_platform_report(tmp_path, monkeypatch, l
     (tmp_path / "conformance" / "__init__.py").write_text("raise ImportError('decoy')\n")
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "reports"
-    code = sandbox.run(fake_runner(), suite_argv(), out, deadline_s=120, echo=None)
+    code, _report = sandbox.run(fake_runner(), suite_argv(), out, deadline_s=120, echo=None)
     assert code == 0
     (path,) = out.glob("*.json")
     report = load_report(path)
@@ -155,7 +161,7 @@ def test_crash_mid_run_salvages_what_completed(tmp_path, monkeypatch, load_repor
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     out = tmp_path / "reports"
     argv = [*suite_argv(), "-p", "crash_second"]
-    code = sandbox.run(fake_runner(), argv, out, deadline_s=120, echo=None)
+    code, _report = sandbox.run(fake_runner(), argv, out, deadline_s=120, echo=None)
     assert code == 1
     report = load_report(next((out / "partial").glob("*.json")))
     assert report["platform"]["stack"] == "fake"
@@ -171,11 +177,11 @@ def test_crash_mid_run_salvages_what_completed(tmp_path, monkeypatch, load_repor
 def test_sandbox_that_never_starts_still_yields_a_report(tmp_path, load_report):
     runner = fake_runner([sys.executable, "-c", "print('no sandbox for you'); raise SystemExit(3)"])
     out = tmp_path / "reports"
-    code = sandbox.run(runner, suite_argv(), out, deadline_s=30, echo=None)
+    code, _report = sandbox.run(runner, suite_argv(), out, deadline_s=30, echo=None)
     assert code == 1
     report = load_report(out / "partial" / f"linux-9.9-{os.uname().machine.lower()}-fake.json")
     (only,) = report["results"]
-    assert (only["id"], only["verdict"]) == (sandbox.RUN_ID, "error")
+    assert (only["id"], only["verdict"]) == (RUN_ID, "error")
     assert "exited with code 3 before the suite finished" in only["message"]
     assert "no sandbox for you" in only["message"]
 
@@ -183,7 +189,7 @@ def test_sandbox_that_never_starts_still_yields_a_report(tmp_path, load_report):
 def test_shards_share_the_instances_and_one_report_holds_them_all(tmp_path, load_report):
     out = tmp_path / "reports"
     echo = io.StringIO()
-    code = sandbox.run(fake_runner(), suite_argv(), out, deadline_s=120, workers="2",
+    code, _report = sandbox.run(fake_runner(), suite_argv(), out, deadline_s=120, workers="2",
                        echo=echo)
     assert code == 0
     report = load_report(next(out.glob("*.json")))
@@ -197,7 +203,7 @@ def test_shards_share_the_instances_and_one_report_holds_them_all(tmp_path, load
 
 def test_a_shard_left_without_instances_is_not_an_error(tmp_path, load_report):
     out = tmp_path / "reports"
-    code = sandbox.run(fake_runner(), suite_argv(), out, deadline_s=120, workers="3",
+    code, _report = sandbox.run(fake_runner(), suite_argv(), out, deadline_s=120, workers="3",
                        echo=None)
     assert code == 0
     report = load_report(next(out.glob("*.json")))
@@ -207,7 +213,8 @@ def test_a_shard_left_without_instances_is_not_an_error(tmp_path, load_report):
 def test_no_instance_matched_writes_no_report_and_says_so_by_exit_5(tmp_path):
     out = tmp_path / "reports"
     argv = suite_argv(keyword="no_case_is_called_this")
-    assert sandbox.run(fake_runner(), argv, out, deadline_s=120, workers="2", echo=None) == 5
+    assert sandbox.run(fake_runner(), argv, out, deadline_s=120, workers="2",
+                       echo=None) == (5, None)
     assert not out.exists() or not list(out.iterdir())
 
 
@@ -222,7 +229,7 @@ def test_a_crashed_shard_keeps_the_other_shards_results(tmp_path, monkeypatch, l
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     out = tmp_path / "reports"
     argv = [*suite_argv(), "-p", "crash_libc"]
-    assert sandbox.run(fake_runner(), argv, out, deadline_s=120, workers="2", echo=None) == 1
+    assert sandbox.run(fake_runner(), argv, out, deadline_s=120, workers="2", echo=None)[0] == 1
     report = load_report(next((out / "partial").glob("*.json")))
     by_backend = {r["params"]["backend"]: r for r in report["results"]}
     assert by_backend["python"]["verdict"] == "conforms"
@@ -234,10 +241,10 @@ def test_a_crashed_shard_keeps_the_other_shards_results(tmp_path, monkeypatch, l
 def test_every_sandbox_that_never_starts_has_its_own_run_error(tmp_path, load_report):
     runner = fake_runner([sys.executable, "-c", "raise SystemExit(3)"])
     out = tmp_path / "reports"
-    assert sandbox.run(runner, suite_argv(), out, deadline_s=30, workers="2", echo=None) == 1
+    assert sandbox.run(runner, suite_argv(), out, deadline_s=30, workers="2", echo=None)[0] == 1
     report = load_report(next((out / "partial").glob("*.json")))
     assert [(r["id"], r["params"], r["verdict"]) for r in report["results"]] == [
-        (sandbox.RUN_ID, {"shard": "1/2"}, "error"), (sandbox.RUN_ID, {"shard": "2/2"}, "error"),
+        (RUN_ID, {"shard": "1/2"}, "error"), (RUN_ID, {"shard": "2/2"}, "error"),
     ]
 
 
@@ -246,16 +253,16 @@ def test_sandboxes_that_saw_the_platform_differently_are_an_error(tmp_path, load
             "arch": "x86_64", "libc": "glibc", "python": "cpython 3", "stack": "fake",
             "capabilities": {"ipv6": True}}
     other = dict(seen, capabilities={"ipv6": False})
-    ok = sandbox.Ended(0, False, 1.0, ())
+    ok = supervision.Ended(0, False, 1.0, ())
     # Each journal: the platform, one instance collected (never reported), pytest's exit.
-    shards = [sandbox.Shard(i, 2, tmp_path, [{"platform": plat}, {"collected": [f"a.py::t[{i}]"]},
+    shards = [sandbox.Shard(i, 2, tmp_path, [{"platform": plat}, {"collected": [_instance(i)]},
                                              {"exit": 0}], ok)
               for i, plat in enumerate((seen, other))]
     out = tmp_path / "reports"
-    assert sandbox.finish(fake_runner(), shards, out, 7.0, "", None) == 1
+    assert sandbox.finish(fake_runner(), shards, out, 7.0, "", None)[0] == 1
     report = load_report(out / "linux-1.0-x86_64-fake.json")
     assert report["platform"]["capabilities"] == {"ipv6": True}
-    (run,) = [r for r in report["results"] if r["id"] == sandbox.RUN_ID]
+    (run,) = [r for r in report["results"] if r["id"] == RUN_ID]
     assert (run["params"], run["verdict"]) == ({"shard": "2/2"}, "error")
     assert "capabilities {'ipv6': False} against {'ipv6': True}" in run["message"]
 
@@ -265,19 +272,24 @@ def test_deadline_message_and_partial_journal(tmp_path, load_report):
     platform = {"id": "linux-1.0-x86_64-fake", "os": "linux", "release": "1.0", "kernel": "1.0",
                 "arch": "x86_64", "libc": "glibc", "python": "cpython 3", "stack": "fake",
                 "capabilities": {"ipv6": False}}
-    journal = tmp_path / sandbox.JOURNAL
-    lines = [{"platform": platform}, {"collected": ["a.py::t[1]", "a.py::t[2]", "a.py::t[3]"]},
-             {"start": "a.py::t[1]", "case": {}}]
-    journal.write_text("".join(json.dumps(e) + "\n" for e in lines) + '{"nodeid": "a.py::t')
-    shard = sandbox.Shard(0, 1, tmp_path, sandbox.read_journal(journal),
-                          sandbox.Ended(None, True, 7.0, ("collected 3 items",)))
+    path = tmp_path / sandbox.JOURNAL
+    lines = [{"platform": platform}, {"collected": [_instance(n) for n in (1, 2, 3)]},
+             {"start": "a.py::t[1]"}]
+    path.write_text("".join(json.dumps(e) + "\n" for e in lines) + '{"result": {"nodeid": "a.py::t')
+    shard = sandbox.Shard(0, 1, tmp_path, journal.read(path),
+                          supervision.Ended(None, True, 7.0, ("collected 3 items",)))
     out = tmp_path / "reports"
-    assert sandbox.finish(fake_runner(), [shard], out, 7.0, "", None) == 1
+    assert sandbox.finish(fake_runner(), [shard], out, 7.0, "", None)[0] == 1
     report = load_report(out / "partial" / "linux-1.0-x86_64-fake.json")
-    (only,) = report["results"]
-    assert only["verdict"] == "error" and only["nodeid"] == "a.py::t[1]"
-    assert "did not finish within its 7 s deadline" in only["message"]
-    assert "0 instance(s) finished, 2 never started" in only["message"]
+    running, *never = report["results"]
+    assert running["verdict"] == "error" and running["nodeid"] == "a.py::t[1]"
+    assert (running["id"], running["params"]) == ("fake.t", {"n": "1"})
+    assert "did not finish within its 7 s deadline" in running["message"]
+    assert "0 instance(s) finished, 2 never started" in running["message"]
+    # The instances never started keep their case id and params, and say why.
+    assert [(r["params"], r["verdict"]) for r in never] == [({"n": "2"}, "skipped"),
+                                                           ({"n": "3"}, "skipped")]
+    assert all(r["message"].startswith("not run: the fake run did not finish") for r in never)
 
 
 def test_uml_modules_load_dependencies_first(tmp_path):
@@ -287,10 +299,10 @@ def test_uml_modules_load_dependencies_first(tmp_path):
     (tmp_path / "modules.dep").write_text(
         "kernel/net/ipv6/ipv6.ko: kernel/lib/crc.ko\nkernel/lib/crc.ko:\n"
     )
-    assert uml._with_dependencies(tmp_path, "kernel/net/ipv6/ipv6.ko") == [
+    assert umlinit._with_dependencies(tmp_path, "kernel/net/ipv6/ipv6.ko") == [
         tmp_path / "kernel/lib/crc.ko", tmp_path / "kernel/net/ipv6/ipv6.ko",
     ]
-    assert uml._with_dependencies(tmp_path / "absent", "kernel/net/ipv6/ipv6.ko") == []
+    assert umlinit._with_dependencies(tmp_path / "absent", "kernel/net/ipv6/ipv6.ko") == []
 
 
 def test_uml_command_boots_hostfs_into_the_guest(tmp_path):
@@ -326,6 +338,6 @@ def test_clue_skips_a_kernel_stack_dump():
             "CPU: 0 PID: 1 Comm: python3 Not tainted 6.1.176 #1", "Stack:",
             " 606944ba 607e7fcd 61493c60 6067bb96", "Call Trace:",
             " [<606944ba>] ? _printk+0x0/0x94", " [<6002c0dd>] new_thread_handler+0xae/0xb0"]
-    assert sandbox._clue(tail) == "Kernel panic - not syncing: Attempted to kill init!"
-    assert sandbox._clue(["one", "two", ""]) == "two"
-    assert sandbox._clue([]) == ""
+    assert salvage._clue(tail) == "Kernel panic - not syncing: Attempted to kill init!"
+    assert salvage._clue(["one", "two", ""]) == "two"
+    assert salvage._clue([]) == ""

@@ -129,23 +129,14 @@ def preflight(args: argparse.Namespace) -> dict[str, Any] | None:
     return baseline
 
 
-def snapshot(out: Path) -> dict[Path, tuple[int, int]]:
-    """The reports already in ``out``, so the one this run writes can be told apart."""
-    return {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.glob("*.json")}
-
-
-def _written(out: Path, before: dict[Path, tuple[int, int]]) -> list[Path]:
-    return sorted(p for p, sig in snapshot(out).items() if before.get(p) != sig)
-
-
 def after_run(
     args: argparse.Namespace,
-    out: Path,
-    before: dict[Path, tuple[int, int]],
+    new: dict[str, Any] | None,
     baseline: dict[str, Any] | None,
     code: int,
 ) -> int:
-    """Write JUnit and gate the report the run wrote; return the command's exit code.
+    """Write JUnit and gate the report the run produced (``new``, in memory); return
+    the command's exit code.
 
     With a baseline the gate decides: known deviations recorded in the
     baseline no longer fail the job, only changes do.
@@ -154,13 +145,10 @@ def after_run(
 
     if code == 2 or not (baseline or args.junit or args.strict):
         return code
-    written = _written(out, before)
-    if len(written) != 1:
-        what = "no report" if not written else f"{len(written)} reports"
-        print(f"socket-conformance: error: the run wrote {what} into {out}; nothing to gate",
+    if new is None:
+        print("socket-conformance: error: the run produced no report; nothing to gate",
               file=sys.stderr)
         return code or 2
-    new = load(str(written[0]), "new report")
     if args.junit:
         junit.write(new, Path(args.junit))
         print(f"junit: {args.junit}")
@@ -172,4 +160,5 @@ def after_run(
         return code
     outcome = gate.compare(baseline, new, strict=args.strict)
     emit(outcome, None)
-    return outcome.exit_code
+    # An interrupted run's gate is printed for what it is worth; the exit says interrupted.
+    return code if new.get("interrupted") else outcome.exit_code

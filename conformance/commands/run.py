@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from conformance import checks, options, repeat
 from conformance.errors import UsageError
 
 PLATFORMS = ("host", "gvisor", "uml")
-# pytest's exit codes -> ours: 0 all acceptable, 1 a failing verdict, 2 bad input.
+# pytest's exit codes -> ours, when no report came back: 0 all acceptable, 1 a failing
+# verdict, 2 bad input. With a report, its own rule decides (collect.exit_code).
 _EXIT = {0: 0, 1: 1, 2: 1, 3: 1, 4: 2, 5: 2}
 
 
@@ -46,9 +49,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help=f"where to run: {', '.join(PLATFORMS)} (default host)")
     run.add_argument("--timeout", type=checks.seconds("a per-case limit"), default=20.0,
                      help="last-resort per-case limit in seconds (pytest-timeout)")
-    run.add_argument("--deadline", type=checks.seconds("a sandbox deadline"), default=900.0,
-                     help="gvisor, uml: stop the sandbox after this many seconds and report "
-                          "what completed (default 900)")
+    run.add_argument("--deadline", type=checks.seconds("a deadline"), default=900.0,
+                     help="stop the run (the sandboxes, or the host run's workers) after "
+                          "this many seconds and report what completed (default 900)")
     run.add_argument("-q", "--quiet", action="store_true", help="less pytest output")
     run.add_argument("--repeat", type=repeat.count, default=1, metavar="N",
                      help="stress mode: run the whole suite N times and list every case "
@@ -99,13 +102,12 @@ def pytest_args(args: argparse.Namespace, out: Path | None) -> list[str]:
     if args.keyword:
         argv += ["-k", args.keyword]
     if out is not None:
-        argv += ["--conformance-out", str(out), "-n", args.workers]
+        argv += ["--conformance-out", str(out), "-n", args.workers,
+                 "--conformance-deadline", str(args.deadline)]
     return argv
 
 
 def main(args: argparse.Namespace) -> int:
-    import pytest
-
     from conformance import expectations
     from conformance.commands import gate
     from conformance.report.write import check_directory
@@ -141,29 +143,57 @@ def main(args: argparse.Namespace) -> int:
     if args.repeat > 1:
         # Each repetition is an ordinary single run; repeat.py compares their reports.
         single = argparse.Namespace(**dict(vars(args), repeat=1))
-        return repeat.repeat(args.repeat, out, lambda: main(single), print)
-    before = gate.snapshot(out)
+        return repeat.repeat(args.repeat, lambda: _run_once(single), print)
+    code, report = _run_once(args)
+    return gate.after_run(args, report, baseline, code)
+
+
+def _run_once(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None]:
+    """One run of the suite; its exit code and the report it produced (None if none)."""
+    import pytest
+
+    from conformance.collect import exit_code
+    from conformance.plugin.controller import ReportKeeper
+
+    out = Path(args.out).resolve()
     if args.explore:
         from conformance.search import PROFILE_ENV
 
         # Through the environment, so xdist workers and sandboxed runs see it too.
         os.environ[PROFILE_ENV] = "explore"
-    # The suite keeps no example database (search.py), but Hypothesis still
-    # caches constants in its storage directory, by default ./.hypothesis in
-    # whatever directory the user ran from; a private temporary one keeps
-    # that directory clean (and works when it is read-only).
-    with tempfile.TemporaryDirectory(prefix="socket-conformance-hypothesis-") as store:
-        os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = store
-        if args.platform != "host":
-            import importlib
+    report: dict[str, Any] | None = None
+    # SIGTERM ends the run like Ctrl-C: what finished is reported, temporary
+    # directories are removed (the plugin's own handler takes over while
+    # pytest runs in this process).
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        # The suite keeps no example database (search.py), but Hypothesis still
+        # caches constants in its storage directory, by default ./.hypothesis in
+        # whatever directory the user ran from; a private temporary one keeps
+        # that directory clean (and works when it is read-only).
+        with tempfile.TemporaryDirectory(prefix="socket-conformance-hypothesis-") as store:
+            os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = store
+            if args.platform != "host":
+                import importlib
 
-            from conformance.runners import sandbox
+                from conformance.runners import sandbox
 
-            runner = importlib.import_module(f"conformance.runners.{args.platform}").RUNNER
-            code = sandbox.run(runner, pytest_args(args, None), out, args.deadline, args.workers)
-        else:
-            code = int(pytest.main(pytest_args(args, out)))
+                runner = importlib.import_module(f"conformance.runners.{args.platform}").RUNNER
+                code, report = sandbox.run(runner, pytest_args(args, None), out, args.deadline,
+                                           args.workers)
+            else:
+                keep = ReportKeeper()
+                code = int(pytest.main(pytest_args(args, out), plugins=[keep]))
+                report = keep.report
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if report is not None:
+        return exit_code(report), report
     if code == 5:
         what = f"matched -k {args.keyword!r}" if args.keyword else "was collected"
         print(f"socket-conformance: error: no case instance {what}", file=sys.stderr)
-    return gate.after_run(args, out, before, baseline, _EXIT.get(code, 1))
+    return _EXIT.get(code, 1), None
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt("terminated (SIGTERM)")

@@ -45,12 +45,16 @@ def _key(r: dict[str, Any]) -> tuple[str, str]:
     return r["id"], json.dumps(r["params"], sort_keys=True)
 
 
-def build(platform: Platform, results: list[dict[str, Any]], started: str) -> dict[str, Any]:
-    """Assemble the report document from merged results."""
-    clean = []
-    for r in sorted(results, key=_key):
-        r = {k: v for k, v in r.items() if k != "phase"}
-        clean.append(r)
+def build(
+    platform: Platform, results: list[dict[str, Any]], started: str,
+    interrupted: str | None = None,
+) -> dict[str, Any]:
+    """Assemble the report document from results (``collect.Collector.report``).
+
+    ``interrupted`` says why a run that was stopped by a user or a signal is
+    partial; its instances that never ran are still listed, with the reason.
+    """
+    clean = [dict(r) for r in sorted(results, key=_key)]
     summary = {v: 0 for v in VERDICTS}
     for r in clean:
         summary[r["verdict"]] += 1
@@ -61,6 +65,7 @@ def build(platform: Platform, results: list[dict[str, Any]], started: str) -> di
         "started": started or now(),
         "finished": now(),
         "summary": summary,
+        "interrupted": interrupted,
         "results": clean,
     }
 

@@ -1,10 +1,10 @@
-"""Running the suite inside another socket stack, with an outer deadline.
+"""Running the suite inside another socket stack: the orchestration.
 
-Theory of operation. The host side (this module) never trusts a sandbox to
-finish. For each sandbox it writes a job file into a private work directory,
-then starts the sandbox (``runsc do`` or ``linux.uml``), whose only task is to
-run ``python -m conformance.runners.guest WORKDIR`` with this same
-interpreter, so the guest sees the same virtual environment and case files.
+Theory of operation. The host side never trusts a sandbox to finish. For
+each sandbox it writes a job file into a private work directory, then starts
+the sandbox (``runsc do`` or ``linux.uml``), whose only task is to run
+``python -m conformance.runners.guest WORKDIR`` with this same interpreter,
+so the guest sees the same virtual environment and case files.
 
 Both tools trap every system call and page fault of the guest with ptrace
 and hand it to another process; when those two processes sit on different
@@ -15,20 +15,11 @@ says how many sandboxes run side by side, each on its own CPU, each taking
 every n-th collected case instance (a shard). Each is a separate instance
 of the same kernel or gVisor build: the same platform, measured in parallel.
 
-The guest runs pytest in-process with a journal plugin that appends every
-phase result to ``journal.jsonl`` and syncs it, so the journal survives the
-sandbox being killed. The host alone writes the platform report, from all
-the shards' journals together, whether the guests finished or not; a
-sandbox that saw the platform differently from the first (a capability
-probed another way) is an ``error`` result, since the report names one.
-
-The host waits at most ``deadline`` seconds, then stops each sandbox still
-running, by its whole process group (SIGTERM, a grace period, SIGKILL). A
-shard whose journal records pytest's exit is complete. Any other ending (a
-hang, a crash, a sandbox that never started) keeps the instances the
-journal shows finished, and adds one ``error`` result saying what happened:
-on the instance that was running when the sandbox died, or on
-``harness.run`` when none was.
+The pieces: ``supervision`` starts the sandboxes and stops them at the
+deadline or on an interrupt; each guest (``guest``) writes a ``journal``;
+``salvage`` turns the journals and endings into what the collector
+(``conformance.collect``) needs, whatever happened; this module ties them
+together and writes the one platform report.
 """
 
 from __future__ import annotations
@@ -37,129 +28,27 @@ import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import threading
-import time
-from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import IO, Any
 
+from conformance.collect import Collector, exit_code
 from conformance.errors import UsageError
+from conformance.runners import journal, salvage
+from conformance.runners.journal import JOB, JOURNAL
+from conformance.runners.supervision import Ended, Launch, run_with_deadline
 
-JOB = "job.json"
-JOURNAL = "journal.jsonl"
-GRACE_S = 5.0
-# The id of the result that stands for a sandbox's run itself when no case was running.
-RUN_ID = "harness.run"
+__all__ = ["JOB", "JOURNAL", "Runner", "Shard", "cpus_for", "finish", "guest_argv", "run"]
+
 # pytest's exit codes that mean it could not run the session at all.
 _NOT_RUN = (2, 3, 4)
 _NO_TESTS = 5
 # Each sandbox pays a fixed few seconds (boot, imports, collection) and about
 # 120 MB; past eight, a whole suite's share per sandbox is smaller than that.
 AUTO_MAX = 8
-
-
-@dataclass(frozen=True)
-class Launch:
-    """One process to start: its command line, its directory, the CPU it is pinned to
-    (inherited by everything it starts), and the label its echoed lines carry."""
-
-    argv: list[str]
-    cwd: Path | None = None
-    cpu: int | None = None
-    label: str = ""
-
-
-@dataclass(frozen=True)
-class Ended:
-    """How a process ended: its exit code (None if stopped at the deadline)."""
-
-    returncode: int | None
-    timed_out: bool
-    elapsed_s: float
-    tail: tuple[str, ...]
-
-
-def run_with_deadline(
-    launches: Sequence[Launch], deadline_s: float, echo: IO[str] | None = None, tail: int = 60,
-) -> list[Ended]:
-    """Run every launch side by side, each in its own session; once ``deadline_s``
-    has passed, stop the whole group of each one still running.
-
-    Output (stdout and stderr together) is copied line by line to ``echo``,
-    after the launch's label; the last ``tail`` lines of each are kept to
-    say what happened when it goes wrong. ``elapsed_s`` is measured to the
-    moment the wait for that process returned.
-    """
-    start = time.monotonic()
-    running = [_start(launch, echo, tail) for launch in launches]
-    ended = []
-    for proc, pump, last in running:
-        timed_out = False
-        try:
-            proc.wait(timeout=max(0.0, deadline_s - (time.monotonic() - start)))
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _stop_group(proc)
-        # A sandbox helper that escaped the group may hold the pipe open: do not wait on it.
-        pump.join(timeout=GRACE_S)
-        ended.append(Ended(None if timed_out else proc.returncode, timed_out,
-                           round(time.monotonic() - start, 3), tuple(last)))
-    return ended
-
-
-def _start(
-    launch: Launch, echo: IO[str] | None, tail: int,
-) -> tuple[subprocess.Popen[bytes], threading.Thread, deque[str]]:
-    saved = os.sched_getaffinity(0) if launch.cpu is not None else None
-    if launch.cpu is not None:
-        # A child inherits the affinity of the thread that forks it: pin this
-        # thread for the fork only (no preexec_fn, which is unsafe with threads).
-        os.sched_setaffinity(0, {launch.cpu})
-    try:
-        proc = subprocess.Popen(
-            launch.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, start_new_session=True, cwd=launch.cwd,
-        )
-    finally:
-        if saved is not None:
-            os.sched_setaffinity(0, saved)
-    last: deque[str] = deque(maxlen=tail)
-    pump = threading.Thread(target=_pump, args=(proc.stdout, echo, last, launch.label),
-                            daemon=True)
-    pump.start()
-    return proc, pump, last
-
-
-def _pump(stream: IO[bytes], echo: IO[str] | None, last: deque[str], label: str) -> None:
-    for raw in iter(stream.readline, b""):
-        line = raw.decode("utf-8", "replace")
-        last.append(line.rstrip("\n"))
-        if echo is not None:
-            # A line cut short by a kill still ends its own line, not the next sandbox's.
-            echo.write(label + line + ("" if line.endswith("\n") else "\n"))
-            echo.flush()
-    stream.close()
-
-
-def _stop_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM lets runsc and UML clean up after themselves; SIGKILL if they do not."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=GRACE_S)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 @dataclass(frozen=True)
@@ -229,9 +118,10 @@ def run(
     deadline_s: float,
     workers: str = "0",
     echo: IO[str] | None = sys.stdout,
-) -> int:
+) -> tuple[int, dict[str, Any] | None]:
     """Run the suite under ``runner`` in one sandbox per CPU of ``cpus_for(workers)``;
-    write the report into ``out``; return a pytest exit code."""
+    write the report into ``out``; return a pytest-style exit code and the report
+    (None when no instance ran)."""
     from conformance.report.model import now
 
     tool = runner.locate()
@@ -262,7 +152,7 @@ def run(
         started = now()
         for shard, ended in zip(shards, run_with_deadline(launches, deadline_s, echo), strict=True):
             shard.ended = ended
-            shard.entries = read_journal(shard.workdir / JOURNAL)
+            shard.entries = journal.read(shard.workdir / JOURNAL)
         return finish(runner, shards, out, deadline_s, started, echo)
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -307,43 +197,31 @@ def sweep_work_dirs(stack: str) -> None:
             continue
 
 
-def read_journal(path: Path) -> list[dict[str, Any]]:
-    """The journal's entries; a line cut short by a kill is dropped."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return []
-    entries = []
-    for line in text.splitlines():
-        try:
-            entries.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return entries
-
-
 def finish(
     runner: Runner, shards: list[Shard], out: Path, deadline_s: float, started: str,
     echo: IO[str] | None,
-) -> int:
-    """Write the platform report from the shards' journals; return a pytest exit code.
+) -> tuple[int, dict[str, Any] | None]:
+    """Write the platform report from the shards' journals; return an exit code and it.
 
     When every shard's pytest ended without running a case instance (a -k
     that matched nothing, a usage error pytest has already printed), there is
     nothing to report and its exit code is returned as it is.
     """
-    from conformance.report import model, summary, write
-    from conformance.verdict import FAILING
+    from conformance.report import summary, write
 
     codes = [s.exit for s in shards]
-    results = [r for s in shards for r in shard_results(runner, s, deadline_s)]
-    if None not in codes and not results:
-        return next((c for c in codes if c != _NO_TESTS), _NO_TESTS)
-    results += disagreements(runner, shards)
-    report = model.build(platform_of(runner, shards), results, started)
+    collector = Collector()
+    for shard in shards:
+        salvage.feed(collector, runner, shard, deadline_s)
+    for result in salvage.disagreements(runner, shards):
+        collector.add(result)
+    if None not in codes and not collector.got:
+        return next((c for c in codes if c != _NO_TESTS), _NO_TESTS), None
+    report = collector.report(salvage.platform_of(runner, shards), started)
     unfinished = codes.count(None)
     # A run stopped early or never started is no match for the last complete one.
-    partial = f"{unfinished} of {len(shards)} sandbox(es) did not finish" if unfinished else None
+    partial = collector.incomplete() or (
+        f"{unfinished} of {len(shards)} sandbox(es) did not finish" if unfinished else None)
     paths = write.write_all(report, out, partial)
     if echo is not None:
         for line in summary.lines(report, paths):
@@ -351,119 +229,6 @@ def finish(
         if partial:
             print(write.partial_note(paths, partial), file=echo)
     refused = [c for c in codes if c in _NOT_RUN]
-    if refused:
-        return refused[0]
-    return int(None in codes or any(r["verdict"] in FAILING for r in report["results"]))
-
-
-def platform_of(runner: Runner, shards: list[Shard]) -> Any:
-    """The platform as the first guest to describe itself saw it (all run one build)."""
-    from conformance import probe as plat
-
-    found = next((e["platform"] for s in shards for e in s.entries if "platform" in e), None)
-    return plat.Platform(**found) if found else fallback_platform(runner)
-
-
-def disagreements(runner: Runner, shards: list[Shard]) -> list[dict[str, Any]]:
-    """An ``error`` for each sandbox that saw the platform differently from the first
-    (a capability probed one way in one and another way in the next): the report
-    can name only one platform, so the results judged under the other are suspect."""
-    described = [(s, e["platform"]) for s in shards for e in s.entries if "platform" in e]
-    if not described:
-        return []
-    first, seen = described[0]
-    return [
-        _run_error(runner, shard, f"sandbox {shard.name} saw the platform differently from "
-                   f"sandbox {first.name}: " + ", ".join(
-                       f"{k} {plat.get(k)!r} against {seen.get(k)!r}"
-                       for k in sorted(set(plat) | set(seen)) if plat.get(k) != seen.get(k)))
-        for shard, plat in described[1:] if plat != seen
-    ]
-
-
-def shard_results(runner: Runner, shard: Shard, deadline_s: float) -> list[dict[str, Any]]:
-    """The results a shard's journal holds: one per instance it finished; an
-    ``error`` for each instance collected but never reported when pytest ended
-    normally; else one ``error`` saying how the sandbox ended, on the instance
-    that was running or on the run itself."""
-    from conformance import results
-
-    collected: list[str] = []
-    merged: dict[str, dict[str, Any]] = {}
-    # Started, not finished: node id -> what the journal says about its case.
-    running: dict[str, dict[str, Any]] = {}
-    for e in shard.entries:
-        if "collected" in e:
-            collected += [n for n in e["collected"] if n not in collected]
-        elif "start" in e:
-            running[e["start"]] = e["case"]
-        elif "phase" in e:
-            phase = SimpleNamespace(nodeid=e["nodeid"], duration=e["duration"])
-            merged[e["nodeid"]] = results.merge(merged.get(e["nodeid"]), e["phase"], phase)
-        elif "finish" in e:
-            running.pop(e["finish"], None)
-    finished = [r for n, r in merged.items() if n not in running and r["verdict"] is not None]
-    unreported = [n for n in collected if n not in merged and n not in running]
-    if shard.exit is not None:
-        return finished + [results.missing(n) for n in unreported]
-    assert shard.ended is not None
-    what = (f"{what_happened(runner, shard.ended, deadline_s)} ({len(finished)} instance(s) "
-            f"finished, {len(unreported)} never started)")
-    broken = [_interrupted(case, n, what) for n, case in running.items()]
-    return finished + (broken or [_run_error(runner, shard, what)])
-
-
-def what_happened(runner: Runner, ended: Ended, deadline_s: float) -> str:
-    if ended.timed_out:
-        head = f"the {runner.stack} run did not finish within its {deadline_s:g} s deadline " \
-               "and was stopped"
-    elif ended.returncode is not None and ended.returncode < 0:
-        head = f"{runner.tool} was killed by signal {-ended.returncode}"
-    else:
-        head = f"{runner.tool} exited with code {ended.returncode} before the suite finished"
-    clue = _clue(ended.tail)
-    return f"{head}; last output: {clue!r}" if clue else head
-
-
-# A kernel's stack dump (UML prints one when it panics) says nothing to a reader.
-_DUMP = re.compile(r"\s*(\[<[0-9a-f]+>\]|([0-9a-f]{8,16}\s*)+$|Stack:|Call Trace:|CPU: \d)")
-
-
-def _clue(tail: Sequence[str]) -> str:
-    """The most telling line of the sandbox's last output: a panic, else the last line."""
-    lines = [ln.strip() for ln in tail if ln.strip() and not _DUMP.match(ln)]
-    return next((ln for ln in reversed(lines) if "panic" in ln.lower()),
-                lines[-1] if lines else "")
-
-
-def _interrupted(case: dict[str, Any], nodeid: str, message: str) -> dict[str, Any]:
-    from conformance import results
-
-    return dict(results.missing(nodeid), **case,
-                message=f"interrupted while this case ran: {message}")
-
-
-def _run_error(runner: Runner, shard: Shard, message: str) -> dict[str, Any]:
-    # With several sandboxes, each can fail on its own: the shard tells them apart.
-    params = {"shard": shard.name} if shard.count > 1 else {}
-    nodeid = f"{runner.stack} run" + (f" {shard.name}" if params else "")
-    return {
-        "id": RUN_ID, "params": params, "nodeid": nodeid, "title":
-        "the suite ran to completion inside the platform", "level": "must", "area": "harness",
-        "citations": [], "phase": "none", "verdict": "error", "observation": None,
-        "detail": {}, "expected": None, "portable": None, "sources": [],
-        "message": message, "duration_s": 0.0,
-    }
-
-
-def fallback_platform(runner: Runner) -> Any:
-    """The platform as far as the host can tell, when the guest never described itself."""
-    import platform as _pl
-
-    from conformance import probe as plat
-
-    kernel = runner.kernel_hint() or "unknown"
-    arch = _pl.machine().lower() or "unknown"
-    py = f"{sys.implementation.name} {_pl.python_version()}"
-    return plat.Platform(f"linux-{kernel}-{arch}-{runner.stack}", "linux", "unknown",
-                         kernel, arch, "unknown", py, runner.stack, {})
+    if refused and not collector.interrupted:
+        return refused[0], report
+    return exit_code(report), report

@@ -1,0 +1,31 @@
+"""The pytest internals the plugin relies on, each behind one function.
+
+tests/test_pytest_private.py fails loudly when one of them changes shape.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import pytest
+
+
+def run_phases(item: pytest.Item, nextitem: pytest.Item | None) -> list[pytest.TestReport]:
+    """Set up, call and tear down ``item`` once, without logging its reports.
+
+    ``_pytest.runner.runtestprotocol`` is not public API, but it is the one
+    pytest-rerunfailures relies on too; ``log=False`` keeps an attempt from
+    reaching the reporters, so only the last one is logged.
+    """
+    from _pytest.runner import runtestprotocol
+
+    return runtestprotocol(item, log=False, nextitem=nextitem)
+
+
+def case_arguments(item: pytest.Function) -> dict[str, Any]:
+    """The fixture and parameter values a case function's signature asks for.
+
+    Public API only: the function's own signature, looked up in ``funcargs``.
+    """
+    return {name: item.funcargs[name] for name in inspect.signature(item.obj).parameters}

@@ -1,0 +1,99 @@
+"""The journal: how a guest tells the host what it ran, in a file that survives a kill.
+
+The guest appends one JSON object per line to ``journal.jsonl`` in its work
+directory; the host reads it back once the sandbox has ended, however it
+ended. Entries, in the order they come:
+
+- ``{"platform": {...}}``: the platform as the guest probed it, first, so
+  even a report salvaged from a crash can name it;
+- ``{"collected": [instance, ...]}``: the instances this shard will run;
+- ``{"start": nodeid}``: an instance started (if the sandbox dies now, this
+  is the one that was running);
+- ``{"result": result}``: an instance's result (``Result.to_json``);
+- ``{"finish": nodeid}``: that instance is done;
+- ``{"stopped": why, "interrupted": bool}``: the session stopped early;
+- ``{"exit": code}``: pytest's exit code: the shard completed.
+
+What must survive a kill a moment later is synced (flushed and fsync'd)
+before the suite goes on: everything but a result, which is synced with the
+``finish`` that follows it (syncing each on its own cost a sandbox about a
+tenth of its run). A line cut in half by a kill is dropped by the reader.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+JOB = "job.json"
+JOURNAL = "journal.jsonl"
+
+
+class Journal:
+    """The guest's side: a pytest plugin that writes the journal."""
+
+    def __init__(self, path: Path, stack: str):
+        self.stack = stack
+        self.file = path.open("a", encoding="utf-8")
+
+    def write(self, entry: dict[str, Any], sync: bool = True) -> None:
+        self.file.write(json.dumps(entry) + "\n")
+        if sync:
+            self.file.flush()
+            os.fsync(self.file.fileno())
+
+    def close(self) -> None:
+        self.file.close()
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        from conformance import probe
+
+        self.write({"platform": probe.fingerprint(self.stack).to_json()})
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        from conformance.case import case_info
+        from conformance.plugin.reruns import instance_of
+
+        self.write({"collected": [instance_of(i).to_json() for i in session.items
+                                  if case_info(i) is not None]})
+
+    def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
+        self.write({"start": nodeid})
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = getattr(report, "conformance", None)
+        if data is not None:
+            self.write({"result": data}, sync=False)
+
+    def pytest_runtest_logfinish(self, nodeid: str, location: Any) -> None:
+        self.write({"finish": nodeid})
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        why = session.shouldstop or session.shouldfail
+        if why:
+            self.write({"stopped": f"the session stopped early ({why})", "interrupted": False})
+
+    def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
+        self.write({"stopped": "interrupted", "interrupted": True})
+
+
+def read(path: Path) -> list[dict[str, Any]]:
+    """The host's side: the journal's entries; a line cut short by a kill is dropped."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return []
+    entries = []
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(entry, dict):
+            entries.append(entry)
+    return entries
