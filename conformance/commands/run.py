@@ -36,7 +36,7 @@ def _directory(value: str) -> Path:
     return path
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser("run", help="run the suite on this platform and write its report")
     run.add_argument("--out", default="reports", help="report directory (default ./reports)")
     run.add_argument("-n", dest="workers", type=checks.workers, default="0",

@@ -22,6 +22,7 @@ import pytest
 from conformance.case import case_info
 from conformance.collect import Collector, Stop, exit_code
 from conformance.plugin import settings
+from conformance.plugin.reruns import RESULT_ATTR
 from conformance.plugin.watchdog import Watchdog
 from conformance.plugin.workers import RUNDIR, Reporter, RunDir
 from conformance.result import Result
@@ -108,7 +109,7 @@ class Controller:
             self.since[nodeid] = time.monotonic()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        data = getattr(report, "conformance", None)
+        data = getattr(report, RESULT_ATTR, None)
         if data is None:
             return
         with self.lock:

@@ -90,7 +90,7 @@ def ending_of(exc: BaseException) -> Ending:
     if isinstance(exc, Unsupported):
         return Ending("unsupported", str(exc))
     if isinstance(exc, pytest.skip.Exception):
-        return Ending("skipped", exc.msg)
+        return Ending("skipped", exc.msg or "")
     if isinstance(exc, DeadlineExceeded):
         return Ending("timeout", str(exc))
     if isinstance(exc, guard.GuardTimeout):
@@ -130,9 +130,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
     return report
 
 
+def endings(item: pytest.Item) -> list[tuple[str, Ending]]:
+    """This attempt's phases so far, in order."""
+    return item.stash.get(ENDINGS, [])
+
+
 def new_attempt(item: pytest.Item) -> None:
     """Forget the previous attempt's phases and judgement (a setup that fails before
     the call would otherwise report stale data)."""
-    for key in (ENDINGS, _JUDGED):
-        if key in item.stash:
-            del item.stash[key]
+    if ENDINGS in item.stash:
+        del item.stash[ENDINGS]
+    if _JUDGED in item.stash:
+        del item.stash[_JUDGED]

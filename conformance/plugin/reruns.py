@@ -18,6 +18,10 @@ from conformance.case import case_info
 from conformance.plugin import judging, pytest_private, settings
 from conformance.result import Instance, Result, fold, settle, should_rerun
 
+# The report attribute the instance's result rides on (the controller and the
+# sandbox journal read it back with ``Result.from_json``).
+RESULT_ATTR = "conformance"
+
 
 def instance_of(item: pytest.Item) -> Instance:
     info = case_info(item)
@@ -42,7 +46,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         if KIT in item.stash:
             del item.stash[KIT]
         reports = pytest_private.run_phases(item, nextitem)
-        ending = fold(item.stash.get(judging.ENDINGS, []))
+        ending = fold(judging.endings(item))
         if ending is None:
             break
         kit = item.stash.get(KIT, None)
@@ -52,7 +56,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
                 or item.session.shouldstop or item.session.shouldfail):
             break
     if attempts:
-        reports[-1].conformance = settle(attempts).to_json()
+        # A plain attribute travels with the report through xdist's serialization.
+        setattr(reports[-1], RESULT_ATTR, settle(attempts).to_json())
     for rep in reports:
         item.ihook.pytest_runtest_logreport(report=rep)
     item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)

@@ -74,7 +74,7 @@ def option(config: pytest.Config, opt: tuple[str, str, str, str]) -> str | None:
     value = config.getoption(ini)
     if value is None:
         value = os.environ.get(env) or config.getini(ini) or None
-    return value
+    return None if value is None else str(value)
 
 
 def _reruns(config: pytest.Config) -> int:

@@ -62,8 +62,9 @@ class Reporter:
     """The worker's side, a pytest plugin registered in workers only."""
 
     def __init__(self, config: pytest.Config):
-        wid = config.workerinput["workerid"]
-        self.dir = Path(config.workerinput[RUNDIR])
+        given: dict[str, Any] = getattr(config, "workerinput")  # noqa: B009 (set by xdist)
+        wid = given["workerid"]
+        self.dir = Path(given[RUNDIR])
         self.wid = wid
         self.fd = os.open(self.dir / f"running-{wid}", os.O_WRONLY | os.O_CREAT, 0o600)
         self._say("")

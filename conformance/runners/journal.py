@@ -66,7 +66,9 @@ class Journal:
         self.write({"start": nodeid})
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        data = getattr(report, "conformance", None)
+        from conformance.plugin.reruns import RESULT_ATTR
+
+        data = getattr(report, RESULT_ATTR, None)
         if data is not None:
             self.write({"result": data}, sync=False)
 

@@ -215,8 +215,9 @@ def finish(
         salvage.feed(collector, runner, shard, deadline_s)
     for result in salvage.disagreements(runner, shards):
         collector.add(result)
-    if None not in codes and not collector.got:
-        return next((c for c in codes if c != _NO_TESTS), _NO_TESTS), None
+    ended = [c for c in codes if c is not None]
+    if len(ended) == len(codes) and not collector.got:
+        return next((c for c in ended if c != _NO_TESTS), _NO_TESTS), None
     report = collector.report(salvage.platform_of(runner, shards), started)
     unfinished = codes.count(None)
     # A run stopped early or never started is no match for the last complete one.
