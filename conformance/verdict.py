@@ -12,7 +12,7 @@ family file whose condition holds) is compared with the observation:
 ``portable`` compares the same observation with the POSIX baseline: true or
 false where POSIX pins the behaviour down, null where it leaves it open or
 says nothing. The other verdicts (unsupported, skipped, timeout, error) come
-from how the case ended, not from an observation; see ``plugin.py``.
+from how the case ended, not from an observation; see ``plugin/judging.py``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from conformance.expectations import BASELINE, FAMILIES, Expectation, Expectatio
 VERDICTS = ("conforms", "deviates", "undocumented", "unsupported", "skipped", "timeout", "error",
             "flaky")
 # A run fails (exit 1) when any result has one of these verdicts. ``flaky``
-# (failed, then passed on a re-run in the same session; see results.settle)
+# (failed, then passed on a re-run in the same session; see result.settle)
 # is not among them: it fails a run or a gate only with --strict.
 FAILING = frozenset({"deviates", "timeout", "error"})
 

@@ -143,19 +143,18 @@ def main(args: argparse.Namespace) -> int:
     if args.repeat > 1:
         # Each repetition is an ordinary single run; repeat.py compares their reports.
         single = argparse.Namespace(**dict(vars(args), repeat=1))
-        return repeat.repeat(args.repeat, lambda: _run_once(single), print)
-    code, report = _run_once(args)
+        return repeat.repeat(args.repeat, lambda: _run_once(single, out), print)
+    code, report = _run_once(args, out)
     return gate.after_run(args, report, baseline, code)
 
 
-def _run_once(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None]:
+def _run_once(args: argparse.Namespace, out: Path) -> tuple[int, dict[str, Any] | None]:
     """One run of the suite; its exit code and the report it produced (None if none)."""
     import pytest
 
     from conformance.collect import exit_code
     from conformance.plugin.controller import ReportKeeper
 
-    out = Path(args.out).resolve()
     if args.explore:
         from conformance.search import PROFILE_ENV
 

@@ -36,7 +36,6 @@ def of(config: pytest.Config) -> Settings:
 def load(config: pytest.Config) -> Settings:
     """Probe the platform, load the expectations, check the options; keep them on ``config``."""
     from conformance import expectations, probe
-
     from conformance.checks import stack_name
 
     try:
