@@ -43,7 +43,8 @@ def test_job_file_holds_only_what_the_guest_needs_and_is_gone_once_read(tmp_path
 
     runner = sandbox.Runner(stack="fake", tool=Path(sys.executable).name, what="fake",
                             install="-", command=command, kernel_hint=lambda: "9.9")
-    code = sandbox.run(runner, suite_argv(), tmp_path / "out", deadline_s=120, echo=None)
+    code, _report = sandbox.run(runner, suite_argv(), tmp_path / "out", deadline_s=120,
+                                echo=None)
     assert code == 0
     job = (seen / "job.json").read_text()
     assert "s3cr3t" not in job

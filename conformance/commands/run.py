@@ -195,4 +195,4 @@ def _run_once(args: argparse.Namespace, out: Path) -> tuple[int, dict[str, Any] 
 
 
 def _terminate(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt("terminated (SIGTERM)")
+    raise KeyboardInterrupt("interrupted by SIGTERM")

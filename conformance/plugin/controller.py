@@ -129,7 +129,7 @@ class Controller:
         why = str(excinfo.value)
         if type(excinfo.value) is not KeyboardInterrupt and why:
             self._stop(Stop(f"the session stopped early ({why})", interrupted=False))
-        self._stop(Stop("interrupted (Ctrl-C)", interrupted=True))
+        self._stop(Stop("interrupted", interrupted=True))
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:

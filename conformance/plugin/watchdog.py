@@ -72,7 +72,7 @@ class Watchdog:
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
-        why = "interrupted (Ctrl-C)" if signum == signal.SIGINT else f"terminated ({name})"
+        why = "interrupted" if signum == signal.SIGINT else f"interrupted by {name}"
         self.interrupt(Stop(why, interrupted=True))
 
     def interrupt(self, stop: Stop) -> None:
