@@ -58,10 +58,12 @@ def in_child(
         raw = _read_all(r, pid, timeout)
     finally:
         os.close(r)
-    msg = json.loads(raw) if raw else {"kind": _CRASH, "value": "child exited without a result"}
+    msg: dict[str, Any] = (json.loads(raw) if raw
+                           else {"kind": _CRASH, "value": "child exited without a result"})
     kind, value = msg["kind"], msg["value"]
     if kind == _RESULT:
-        return value
+        result: dict[str, Any] = value
+        return result
     if kind == _UNSUPPORTED:
         raise Unsupported(value)
     if kind == _SKIP:
@@ -96,7 +98,7 @@ def _child(fn: Callable[[], dict[str, Any]], user: int | None, w: int) -> None: 
 
 def _read_all(r: int, pid: int, timeout: float) -> bytes:
     end = time.monotonic() + timeout
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         left = end - time.monotonic()
         ready, _, _ = select.select([r], [], [], max(left, 0))

@@ -48,6 +48,27 @@ def test_misspelt_socket_type_is_error(session):
     assert "'strem'" in result["message"] and "HarnessError" in result["message"]
 
 
+@pytest.mark.parametrize("name", ["MSG_PEKK", "SO_REUSEADDRR"])
+def test_misspelt_flag_or_option_is_a_harness_error_not_unsupported(name):
+    from conformance.backends import flag_bits, option_numbers
+    from conformance.errors import HarnessError
+
+    with pytest.raises(HarnessError, match=name):
+        flag_bits([name]) if name.startswith("MSG_") else option_numbers(name)
+
+
+@pytest.mark.parametrize("name", ["MSG_NOSIGNAL", "SO_NOSIGPIPE"])
+def test_a_documented_name_this_host_lacks_is_unsupported(name, monkeypatch):
+    import socket
+
+    from conformance.backends import flag_bits, option_numbers
+    from conformance.errors import Unsupported
+
+    monkeypatch.delattr(socket, name, raising=False)
+    with pytest.raises(Unsupported, match=name):
+        flag_bits([name]) if name.startswith("MSG_") else option_numbers(name)
+
+
 def _run(out: Path, keyword: str, *, env: dict[str, str] | None = None,
          nofile: int | None = None) -> dict:
     """``socket-conformance run`` in a subprocess, optionally at a descriptor limit."""

@@ -43,26 +43,62 @@ _OPTION_LEVELS = (
 OptionValue = int | tuple[int, int]
 
 
+# Flag and option names some platform's manual documents. A name this host
+# lacks is ``unsupported`` only if it is one of these; any other name is a
+# typo in the case (MSG_PEKK), a harness fault. Add a name here when a case
+# needs one that not every platform has.
+KNOWN_FLAGS = frozenset({
+    "MSG_OOB", "MSG_PEEK", "MSG_DONTROUTE", "MSG_EOR", "MSG_TRUNC", "MSG_CTRUNC",
+    "MSG_WAITALL", "MSG_DONTWAIT", "MSG_NOSIGNAL", "MSG_CONFIRM", "MSG_MORE",
+    "MSG_ERRQUEUE", "MSG_FASTOPEN", "MSG_CMSG_CLOEXEC", "MSG_ZEROCOPY", "MSG_EOF",
+    "MSG_NBIO", "MSG_NOTIFICATION", "MSG_WAITFORONE", "MSG_BCAST", "MSG_MCAST",
+    "MSG_PARTIAL", "MSG_INTERRUPT", "MSG_PUSH_IMMEDIATE",
+})
+KNOWN_OPTIONS = frozenset({
+    "SO_REUSEADDR", "SO_REUSEPORT", "SO_REUSEPORT_LB", "SO_EXCLUSIVEADDRUSE", "SO_ERROR",
+    "SO_LINGER", "SO_SNDBUF", "SO_RCVBUF", "SO_RCVTIMEO", "SO_SNDTIMEO", "SO_TYPE",
+    "SO_KEEPALIVE", "SO_BROADCAST", "SO_ACCEPTCONN", "SO_DONTROUTE", "SO_OOBINLINE",
+    "SO_RCVLOWAT", "SO_SNDLOWAT", "SO_DEBUG", "SO_NOSIGPIPE", "SO_BINDTODEVICE",
+    "SO_PROTOCOL", "SO_DOMAIN",
+    "TCP_NODELAY", "TCP_MAXSEG", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT",
+    "TCP_USER_TIMEOUT", "TCP_FASTOPEN", "TCP_NOPUSH", "TCP_CORK", "TCP_QUICKACK",
+    "TCP_DEFER_ACCEPT",
+    "IP_TTL", "IP_TOS", "IP_RECVERR", "IP_MULTICAST_TTL", "IP_MULTICAST_LOOP",
+    "IP_PKTINFO", "IP_RECVDSTADDR", "IP_BIND_ADDRESS_NO_PORT", "IP_FREEBIND",
+    "IP_MTU_DISCOVER",
+    "IPV6_V6ONLY", "IPV6_RECVERR", "IPV6_UNICAST_HOPS", "IPV6_MULTICAST_LOOP",
+    "IPV6_RECVPKTINFO",
+})
+
+
+def _absent(kind: str, name: str, known: frozenset[str]) -> Exception:
+    if name in known:
+        return Unsupported(f"{kind} {name} is not defined on this platform")
+    return HarnessError(f"no such {kind} {name!r} on this platform or in any manual the "
+                        "suite knows (misspelt?)")
+
+
 def flag_bits(flags: Flags) -> int:
-    """The host's bits for flag names; a name this platform lacks is ``unsupported``."""
+    """The host's bits for flag names; a known name this platform lacks is ``unsupported``."""
     bits = 0
     for name in flags:
         if not name.startswith("MSG_"):
             raise HarnessError(f"{name!r} is not a message flag name (MSG_...)")
         value = getattr(_socket, name, None)
         if value is None:
-            raise Unsupported(f"{name} is not defined on this platform")
+            raise _absent("message flag", name, KNOWN_FLAGS)
         bits |= value
     return bits
 
 
 def option_numbers(name: str) -> tuple[int, int]:
-    """(level, optname) of a socket option name on this host; absent is ``unsupported``."""
+    """(level, optname) of a socket option name on this host; a known name it lacks
+    is ``unsupported``."""
     for prefix, level in _OPTION_LEVELS:
         if name.startswith(prefix):
             number = getattr(_socket, name, None)
             if number is None:
-                raise Unsupported(f"socket option {name} is not defined on this platform")
+                raise _absent("socket option", name, KNOWN_OPTIONS)
             return getattr(_socket, level), number
     raise HarnessError(f"{name!r} is not a socket option name (SO_, TCP_, IP_, IPV6_)")
 
