@@ -1,10 +1,20 @@
-"""recvfrom() and its source address: an address buffer too small for the address."""
+"""recvfrom() and its source address: an address buffer too small for it, and the address
+a stream reports."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from conformance.api import ALL_FAMILIES, DEADLINE_S, DeadlineExceeded, Kit, case, linux, posix
+from conformance.api import (
+    ALL_FAMILIES,
+    BACKENDS,
+    DEADLINE_S,
+    DeadlineExceeded,
+    Kit,
+    case,
+    linux,
+    posix,
+)
 
 
 @case(
@@ -37,3 +47,34 @@ def test_address_truncated(family: str, backend: str, kit: Kit) -> dict[str, Any
     reported = ("full length" if short_len == full_len
                 else "buffer length" if short_len == 4 else f"{short_len}")
     return {"addrlen": reported, "stored_prefix_intact": short == full[:4]}
+
+
+@case(
+    "recvfrom.stream_address.unix",
+    "recvfrom() on an AF_UNIX stream reports the sending peer's bound path, if it has one",
+    cites=[
+        linux("recv(2)", "DESCRIPTION: src_addr is filled in when the underlying protocol "
+                         "provides the source address"),
+        posix("recvfrom", "DESCRIPTION: for a protocol that provides no source address, "
+                          "the stored address is unspecified"),
+    ],
+    level="platform-defined",
+    params={"peer_bound": ("yes", "no"), "backend": BACKENDS},
+    asserts=["linux:recv.2:src_addr"],
+)
+def test_stream_address_unix(peer_bound: str, backend: str, kit: Kit) -> dict[str, Any]:
+    """The accepted side's recvfrom() of bytes from a client bound to a path (or not)."""
+    listener = kit.listener("unix")
+    client = kit.socket("unix", "stream")
+    if peer_bound == "yes":
+        client.bind(kit.address("unix"))
+    kit.connect_within(client, listener.getsockname())
+    peer, _ = kit.accept_within(listener)
+    client.send(b"stream bytes")
+    if not kit.readable(peer, DEADLINE_S):
+        raise DeadlineExceeded(f"recvfrom: nothing readable within {DEADLINE_S}s")
+    _, addr = peer.recvfrom(64)
+    kit.note(address=addr)
+    if not addr:
+        return {"address": "none"}
+    return {"address": "peer" if addr == client.getsockname() else "other"}
