@@ -103,18 +103,21 @@ def test_range(family: str, backend: str, kit: Kit, netns: Topology) -> dict[str
 
 @case(
     "ports.exhaustion",
-    "with every ephemeral port taken, TCP bind(0) and connect() fail with their errno",
+    "with every ephemeral port taken, TCP bind(0), connect() and listen() fail with their errno",
     cites=[
         seed("34", "when the program does not choose, the kernel assigns the port"),
         posix("bind", "ERRORS: EADDRINUSE"),
         linux("bind(2)", "ERRORS: EADDRINUSE, all ports in the ephemeral range are in use"),
         linux("connect(2)", "ERRORS: EADDRNOTAVAIL, all ports in the ephemeral range are in use"),
+        linux("listen(2)", "ERRORS: EADDRINUSE, autobinding to an ephemeral port found all "
+                           "ports in use"),
     ],
     params={"family": INET, "backend": BACKENDS},
-    asserts=["linux:connect.2:EADDRNOTAVAIL", "posix:connect:EADDRNOTAVAIL"],
+    asserts=["linux:connect.2:EADDRNOTAVAIL", "posix:connect:EADDRNOTAVAIL",
+             "linux:bind.2:EADDRINUSE.ephemeral", "linux:listen.2:EADDRINUSE.ephemeral"],
 )
 def test_exhaustion(family: str, backend: str, kit: Kit, netns: Topology) -> dict[str, Any]:
-    """In a 4-port range: a listener and 3 bind(0)s fill it; the next bind(0) and connect() fail."""
+    """In a 4-port range filled by a listener and 3 bind(0)s, bind(0), connect(), listen() fail."""
     lo, hi = _narrow(kit, netns, 40000, 40003)
     size = hi - lo + 1
     host = LOOPBACK[family]
@@ -134,9 +137,12 @@ def test_exhaustion(family: str, backend: str, kit: Kit, netns: Topology) -> dic
         taken += 1
     client = netns.socket(kit, HOST, family, "stream")
     connect_failed = kit.outcome(client.connect, listener.getsockname())
+    # listen() on an unbound socket autobinds from the same full range.
+    unbound = netns.socket(kit, HOST, family, "stream")
+    listen_failed = kit.outcome(unbound.listen, 1)
     kit.note(ports_taken=taken)
     return {"bind_past_range": bind_failed, "connect_past_range": connect_failed,
-            "failed_once_range_full": taken == size}
+            "listen_past_range": listen_failed, "failed_once_range_full": taken == size}
 
 
 @case(

@@ -35,6 +35,8 @@ DEVIATIONS: dict[str, list[tuple[str, dict, dict]]] = {
     "reuse.dualstack.default": [
         ("the default ignores the bindv6only switch", {"v6only": True,
                                                        "sysctl_bindv6only": False}, {}),
+        ("without the switch the default is on", {"v6only": True,
+                                                  "sysctl_bindv6only": "absent"}, {}),
     ],
     "reuse.dualstack.v4mapped": [
         ("an AF_INET6 socket cannot reach IPv4 through a mapped address",
