@@ -63,6 +63,7 @@ def capabilities() -> dict[str, bool]:
         "libc": _probe_libc(),
         "proc_syscall": _probe_proc_syscall(),
         "netns": _probe_netns(),
+        "leak_check": _probe_leak_check(),
     }
 
 
@@ -104,6 +105,16 @@ def _probe_proc_syscall() -> bool:
             return bool(f.read().strip())
     except OSError:
         return False
+
+
+def _probe_leak_check() -> bool:
+    """Whether a socket a case leaves open can be found (the descriptor listing sees one)."""
+    from conformance.descriptors import socket_fds
+
+    if socket_fds() is None:
+        return False
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        return s.fileno() in (socket_fds() or set())
 
 
 def _probe_netns() -> bool:

@@ -149,3 +149,45 @@ def test_without_proc_blocking_is_proven_with_a_timed_window(monkeypatch):
         call.wait(5)
     assert proof["blocked"] is True
     assert proof["method"].startswith("timed-window")
+
+
+@pytest.fixture
+def fresh_listing():
+    from conformance import descriptors
+
+    descriptors._listing_dir.cache_clear()
+    yield descriptors
+    descriptors._listing_dir.cache_clear()
+
+
+def test_leak_check_finds_a_socket_when_dev_fd_shows_only_0_to_2(monkeypatch, fresh_listing):
+    import os
+
+    real_listdir = os.listdir
+
+    def freebsd_without_fdescfs(path: Any) -> list[str]:
+        if path == "/proc/self/fd":
+            raise FileNotFoundError(2, "No such file or directory", path)
+        if path == "/dev/fd":
+            return ["0", "1", "2"]
+        return real_listdir(path)
+
+    monkeypatch.setattr(os, "listdir", freebsd_without_fdescfs)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        found = fresh_listing.socket_fds()
+        assert found is not None and s.fileno() in found
+    assert fresh_listing._listing_dir() is None  # the short listing was not trusted
+
+
+def test_where_sockets_are_handles_the_leak_check_says_it_cannot_run(monkeypatch, fresh_listing):
+    from conformance import probe
+
+    monkeypatch.setattr(fresh_listing.os, "name", "nt")
+    assert fresh_listing.socket_fds() is None
+    assert probe._probe_leak_check() is False
+
+
+def test_the_leak_check_runs_here():
+    from conformance import probe
+
+    assert probe._probe_leak_check() is True

@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import stat
-import sys
 from collections.abc import Generator
 
 import pytest
 
 from conformance.case import case_info
+from conformance.descriptors import socket_fds
 
 _FDS = pytest.StashKey[set[int]]()
-
-
-def _socket_fds() -> set[int]:
-    fds: set[int] = set()
-    fd_dir = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
-    for name in os.listdir(fd_dir):
-        try:
-            if stat.S_ISSOCK(os.fstat(int(name)).st_mode):
-                fds.add(int(name))
-        except OSError:
-            continue
-    return fds
 
 
 # Not a wrapper: a wrapper that raises before its yield keeps every inner
@@ -33,8 +19,12 @@ def _socket_fds() -> set[int]:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Snapshot the open sockets before the instance's fixtures exist."""
-    if case_info(item) is not None and sys.platform != "win32":
-        item.stash[_FDS] = _socket_fds()
+    # Where descriptors cannot be listed (Windows) nothing is stashed, and the
+    # platform's capabilities say leak_check is false.
+    if case_info(item) is not None:
+        fds = socket_fds()
+        if fds is not None:
+            item.stash[_FDS] = fds
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)
@@ -44,7 +34,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None
     result = yield
     before = item.stash.get(_FDS, None)
     if before is not None:
-        leaked = sorted(_socket_fds() - before)
+        leaked = sorted((socket_fds() or set()) - before)
         if leaked:
             from conformance.errors import HarnessError
 
