@@ -120,6 +120,7 @@ def test_already_connected(family: str, backend: str, kit: Kit) -> dict[str, Any
         linux("ip(7)", "ip_local_port_range: ephemeral ports for unbound connecting sockets"),
     ],
     params={"family": INET, "backend": BACKENDS},
+    asserts=["linux:ip.7:autobind.connect"],
 )
 def test_implicit_bind(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     """An unbound client gets a port from connect(), and accept() sees exactly that address."""

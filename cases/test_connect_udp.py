@@ -109,6 +109,7 @@ def test_default_destination(family: str, backend: str, kit: Kit) -> dict[str, A
         linux("udp(7)", "DESCRIPTION: automatic local port from ip_local_port_range"),
     ],
     params={"family": INET, "backend": BACKENDS},
+    asserts=["linux:ip.7:autobind.connect"],
 )
 def test_implicit_bind(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     """A never-bound socket has a non-zero port after connect(), and its datagrams carry it."""

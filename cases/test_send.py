@@ -381,3 +381,29 @@ def test_eor(family: str, type: str, call: str, backend: str, kit: Kit) -> dict[
     if sent != "ok":
         return {"send": sent}
     return {"send": sent, "received": kit.recv_within(peer, 16).decode()}
+
+
+@case(
+    "send.unix.oob",
+    "send(MSG_OOB) on an AF_UNIX stream socket: refused, or one urgent byte (Linux 5.15 on)",
+    cites=[
+        linux("unix(7)", "BUGS/ERRORS: EOPNOTSUPP for MSG_OOB (man-pages 6.03); SOCK_STREAM "
+                         "supports MSG_OOB since Linux 5.15"),
+        posix("send", "MSG_OOB: sends out-of-band data on sockets that support out-of-band "
+                      "communications"),
+    ],
+    level="platform-defined",
+    params={"backend": BACKENDS},
+    asserts=["linux:unix.7:MSG_OOB"],
+)
+def test_unix_oob(backend: str, kit: Kit) -> dict[str, Any]:
+    """b"ab" then b"U" with MSG_OOB on a connected AF_UNIX stream; what the peer reads."""
+    client, peer = kit.connected("unix")
+    client.send(b"ab")
+    sent = kit.outcome(client.send, b"U", ("MSG_OOB",))
+    if sent != "ok":
+        return {"send": sent}
+    urgent: list[bytes] = []
+    got = kit.outcome(lambda: urgent.append(peer.recv(1, ("MSG_OOB",))))
+    return {"send": sent, "urgent": urgent[0].decode() if urgent else got,
+            "stream": kit.recv_within(peer, 16).decode()}

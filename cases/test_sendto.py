@@ -11,6 +11,7 @@ from conformance.api import (
     DEADLINE_S,
     INET,
     LOOPBACK,
+    NOBODY,
     WILDCARD,
     DeadlineExceeded,
     HarnessError,
@@ -20,6 +21,7 @@ from conformance.api import (
     darwin,
     errno_name,
     freebsd,
+    in_child,
     interrupt,
     linux,
     mslearn,
@@ -474,3 +476,32 @@ def test_udp_more(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     sender.send(b"ef")
     sender.send(b"marker")
     return {"datagrams": [d.decode() for d in kit.drain(receiver, b"marker")[:-1]]}
+
+
+@case(
+    "sendto.unix.no_permission",
+    "an AF_UNIX datagram to a socket file the sender may not write fails with EACCES",
+    cites=[
+        posix("sendto", "ERRORS (AF_UNIX, may fail): EACCES search permission is denied for a "
+                        "component of the path prefix, or write access to the named socket is "
+                        "denied"),
+        linux("unix(7)", "ERRORS: EACCES; sending to a socket file requires write permission "
+                         "on it"),
+    ],
+    params={"backend": BACKENDS},
+    asserts=["posix:sendto:EACCES"],
+)
+def test_unix_no_permission(backend: str, kit: Kit) -> dict[str, Any]:
+    """As uid 65534 (in a child process): sendto() a receiver whose socket file is mode 0555."""
+    receiver = kit.bound("unix", "dgram")
+    target = receiver.getsockname()
+    os.chmod(os.path.dirname(target), 0o755)  # the child may reach the file, not write it
+    os.chmod(target, 0o555)
+
+    def as_nobody() -> dict[str, Any]:
+        s = kit.socket("unix", "dgram")
+        return {"errno": Kit.outcome(s.sendto, b"x", target, ()), "uid": os.geteuid()}
+
+    result = in_child(as_nobody, user=NOBODY)
+    kit.note(uid=result.pop("uid"))
+    return result

@@ -57,6 +57,7 @@ def test_unconnected_send(family: str, backend: str, kit: Kit) -> dict[str, Any]
         mslearn("sendto", "Remarks: an unbound socket is bound by the system"),
     ],
     params={"family": INET, "backend": BACKENDS},
+    asserts=["linux:ip.7:autobind.connect"],
 )
 def test_unconnected_sendto_autobind(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     """After sendto() on a never-bound socket, getsockname() has a port and datagrams carry it."""

@@ -63,4 +63,8 @@ DEVIATIONS: dict[str, list[tuple[str, dict, dict]]] = {
         ("MSG_EOR refused on a protocol without records", {"send": "EOPNOTSUPP"},
          {"family": "inet", "type": "stream"}),
     ],
+    "send.unix.oob": [
+        ("the urgent byte stays inline", {"send": "ok", "urgent": "EINVAL", "stream": "abU"}, {}),
+        ("MSG_OOB refused by a kernel that supports it", {"send": "EOPNOTSUPP"}, {}),
+    ],
 }
