@@ -73,12 +73,13 @@ def interrupt(kit: Kit, sock: Any, call: Callable[[], Any], syscall: str) -> dic
         if not proof["blocked"]:
             return {"errno": _outcome(blocked), "blocked_first": False}
         # A few signals, in case the first lands before the call parks (a
-        # timed-window proof cannot rule that out).
+        # timed-window proof cannot rule that out); then the deadline, so a
+        # loaded machine's late wake-up is not taken for a restarted call.
         for _ in range(10):
             signal.pthread_kill(ident[0], signal.SIGUSR1)
             if blocked.wait(0.01):
                 break
-        else:
+        if not blocked.wait(DEADLINE_S):
             kit.outcome(sock.shutdown, "rdwr")
             blocked.wait(DEADLINE_S)
             return {"errno": "not interrupted", "blocked_first": True}
