@@ -356,3 +356,8 @@ def test_a_matrix_cell_opens_its_result_in_that_platforms_report(page, tmp_path)
     report, _, fragment = deviating.partition("#")
     seen = probe(page.parent / report, tmp_path, fragment=f"#{fragment}")
     assert seen["target_visible"] and fragment in seen["target_ids"], seen
+
+
+def test_matrix_fits_a_1280px_window(page, tmp_path):
+    seen = probe(page, tmp_path)
+    assert seen["scroll_width"] <= WIDTH and not seen["too_wide"], seen
