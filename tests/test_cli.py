@@ -89,3 +89,40 @@ def test_cases_lists_every_id_as_text_and_json(tmp_path):
     assert ids == {c["id"] for c in as_json}
     assert all(i in text.stdout for i in ids)
     assert all(c["citations"] for c in as_json)
+
+
+@pytest.fixture(scope="module")
+def words(tmp_path_factory):
+    """`run` without and with -v, where an overlay makes accept.dgram deviate."""
+    cwd = tmp_path_factory.mktemp("words")
+    exp = cwd / "exp"
+    exp.mkdir()
+    for family in ("linux", "darwin", "freebsd", "windows"):
+        (exp / f"{family}.toml").write_text(
+            '[["accept.dgram"]]\naccept = [{ errno = "EINVAL" }]\nsource = "expects otherwise"\n')
+    common = ("-n", "2", "-k", "test_accept and dgram", "--expectations", str(exp),
+              "--out", "out")
+    return cli("run", *common, cwd=cwd), cli("run", "-v", *common, cwd=cwd)
+
+
+def test_run_speaks_in_verdicts_not_in_pytest_words(words):
+    plain, _ = words
+    assert plain.returncode == 1, plain.stderr
+    out = plain.stdout
+    for word in ("passed", "failed", "FAILED", "PASSED", "rootdir", "plugins:", "timeout:",
+                 "test session starts", "bringing up nodes", "FAILURES", "[100%]"):
+        assert word not in out, f"{word!r} in:\n{out}"
+    first, *rest = [line for line in out.splitlines() if line.strip()]
+    assert first.startswith("socket-conformance: ") and "case instances" in first
+    assert rest[0].endswith("results: deviates 6")
+    assert rest[1].startswith("DEVIATES accept.dgram [") and "(6 instances): got errno=EOPNOTSUPP" \
+        in rest[1] and rest[1].endswith("expected errno=EINVAL")
+    assert rest[-1].startswith("report: ")
+
+
+def test_verbose_run_keeps_pytests_own_output(words):
+    _, loud = words
+    assert loud.returncode == 1, loud.stderr
+    assert "test session starts" in loud.stdout and "rootdir" in loud.stdout
+    assert "FAILED" in loud.stdout
+    assert "DEVIATES accept.dgram" in loud.stdout  # the suite's summary still closes it

@@ -38,3 +38,14 @@ def test_case_arguments_are_the_functions_own_parameters(pytester):
         assert pytest_private.case_arguments(item) == {"mode": "a", "other": 1}
     finally:
         item.ihook.pytest_runtest_teardown(item=item, nextitem=None)
+
+
+def test_xdist_still_prints_its_status_through_dsession_terminal_and_the_status_reporter():
+    from xdist.dsession import DSession, TerminalDistReporter
+
+    # DSession guards every status line with `if self.terminal`, and registers a
+    # TerminalDistReporter under the name silence_xdist_status unregisters.
+    source = inspect.getsource(DSession)
+    assert "self.terminal = config.pluginmanager.getplugin(\"terminalreporter\")" in source
+    assert '"terminaldistreporter"' in source
+    assert "if self.terminal" in source and hasattr(TerminalDistReporter, "ensure_show_status")

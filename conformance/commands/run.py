@@ -52,7 +52,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     run.add_argument("--deadline", type=checks.seconds("a deadline"), default=900.0,
                      help="stop the run (the sandboxes, or the host run's workers) after "
                           "this many seconds and report what completed (default 900)")
-    run.add_argument("-q", "--quiet", action="store_true", help="less pytest output")
+    run.add_argument("-q", "--quiet", action="store_true",
+                     help="no progress line: what runs, then the summary")
+    run.add_argument("-v", "--verbose", action="store_true",
+                     help="pytest's own output instead: its header, a line per instance "
+                          "(PASSED/FAILED), its failure sections")
     run.add_argument("--repeat", type=repeat.count, default=1, metavar="N",
                      help="stress mode: run the whole suite N times and list every case "
                           "instance whose verdict or observation differed; exit 1 if any did")
@@ -97,7 +101,12 @@ def pytest_args(args: argparse.Namespace, out: Path | None) -> list[str]:
         # The CLI imported the package before pytest could mark it for assertion
         # rewriting; the plugin asserts nothing, so the warning is noise.
         "-W", "ignore::pytest.PytestAssertRewriteWarning",
-        "-q" if args.quiet else "-rfE",
+        # pytest's header, its letters and its passed/failed counts, or the
+        # suite's own words (plugin/terminal.py): a progress line, then the
+        # controller's summary by verdict.
+        *(["-v", "-rfE"] if args.verbose else
+          ["-qqq" if args.quiet else "-qq", "-o", "console_output_style=classic",
+           "-p", "conformance.plugin.terminal"]),
     ]
     if args.keyword:
         argv += ["-k", args.keyword]

@@ -29,3 +29,18 @@ def case_arguments(item: pytest.Function) -> dict[str, Any]:
     Public API only: the function's own signature, looked up in ``funcargs``.
     """
     return {name: item.funcargs[name] for name in inspect.signature(item.obj).parameters}
+
+
+def silence_xdist_status(config: pytest.Config) -> None:
+    """Keep pytest-xdist's "bringing up nodes..." / worker status lines off the terminal.
+
+    xdist has no option for it: its ``dsession`` plugin writes them whenever it
+    holds a terminal reporter (``DSession.terminal``) and its status reporter
+    (``terminaldistreporter``) is registered. Called before the session starts.
+    """
+    dsession = config.pluginmanager.get_plugin("dsession")
+    if dsession is not None and hasattr(dsession, "terminal"):
+        dsession.terminal = None
+    status = config.pluginmanager.get_plugin("terminaldistreporter")
+    if status is not None:
+        config.pluginmanager.unregister(status)
