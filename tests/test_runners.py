@@ -199,7 +199,7 @@ def test_shards_share_the_instances_and_one_report_holds_them_all(tmp_path, load
     lines = echo.getvalue().splitlines()
     for name in ("1/2", "2/2"):
         assert any(ln.startswith(f"[fake {name}] socket-conformance: ")
-                   and ln.endswith(": 1 case instance") for ln in lines), lines
+                   and ": 1 case instance (" in ln for ln in lines), lines
 
 
 def test_a_shard_left_without_instances_is_not_an_error(tmp_path, load_report):

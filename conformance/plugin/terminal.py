@@ -50,9 +50,12 @@ class Progress:
         if self.total or self._terminal is None:
             return
         self.total = total
+        from conformance.search import profile
+
         st = settings.of(self.config)
         self._terminal.write_line(f"socket-conformance: {st.platform.id} (stack {st.stack}): "
-                                  f"{total} case instance{'' if total == 1 else 's'}")
+                                  f"{total} case instance{'' if total == 1 else 's'} "
+                                  f"(hypothesis profile: {profile().name})")
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
