@@ -140,13 +140,19 @@ def _wait_readable(kit: Kit, sock: Socket) -> None:
         raise DeadlineExceeded(f"nothing readable within {DEADLINE_S}s")
 
 
+try:
+    # At import, not in the case: importing a module opens its file, and a
+    # case at the descriptor limit would take EMFILE for "not available".
+    import fcntl
+    import termios
+except ImportError:  # Windows
+    fcntl = termios = None
+
+
 def _queued(sock: Socket) -> int:
     """Bytes waiting in the receive queue (FIONREAD), without receiving them."""
-    try:
-        import fcntl
-        import termios
-    except ImportError as exc:
-        raise Unsupported("FIONREAD is not available here") from exc
+    if fcntl is None or termios is None:
+        raise Unsupported("FIONREAD is not available here")
     buf = bytearray(4)
     fcntl.ioctl(sock.fileno(), termios.FIONREAD, buf)
     return int.from_bytes(buf, "little", signed=True)

@@ -241,12 +241,17 @@ def test_stream_order(family: str, backend: str, kit: Kit) -> dict[str, Any]:
         waited = arrival is not None and prove_blocked(call, "recv")["blocked"]
         for chunk in chunks[1:]:
             _send_all(client, chunk)
-    finally:
-        if not call.wait(DEADLINE_S):
-            # The deadline comes from outside: shutdown() wakes the blocked call.
-            Kit.outcome(peer.shutdown, "rdwr")
-            call.wait(DEADLINE_S)
-            raise DeadlineExceeded(f"recv(MSG_WAITALL) did not return within {DEADLINE_S}s")
+    except BaseException:
+        # The case failed before all the data went out: wake the parked call
+        # and report that failure, not a timeout of a call that could not finish.
+        Kit.outcome(peer.shutdown, "rdwr")
+        call.wait(DEADLINE_S)
+        raise
+    if not call.wait(DEADLINE_S):
+        # The deadline comes from outside: shutdown() wakes the blocked call.
+        Kit.outcome(peer.shutdown, "rdwr")
+        call.wait(DEADLINE_S)
+        raise DeadlineExceeded(f"recv(MSG_WAITALL) did not return within {DEADLINE_S}s")
     if call.error is not None:
         raise call.error
     kit.note(blocked_proof=proof["method"], arrival_proof=arrival)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from conformance import limits
 from conformance.errors import DeadlineExceeded
 
 # Syscall numbers per machine, from the kernel's syscall tables.
@@ -89,8 +90,9 @@ def prove_blocked(call: BlockedCall, syscall: str, deadline: float = 2.0) -> dic
                 # Yield the GIL so the thread can reach the call; this is a
                 # poll on a deadline, not a wait for an event of known length.
                 call.done.wait(0.0005)
-        except OSError:
-            pass  # no /proc for this task: fall back to the window below
+        except OSError as exc:
+            limits.check_errno(exc)  # out of descriptors is not "no /proc"
+            # no /proc for this task: fall back to the window below
         else:
             raise DeadlineExceeded(f"{syscall}: thread never parked in the call within {deadline}s")
     returned = call.wait(WINDOW_S)

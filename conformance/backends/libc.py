@@ -18,6 +18,7 @@ import socket
 import struct
 import sys
 
+from conformance import limits
 from conformance.backends import (
     FAMILY,
     SHUT,
@@ -167,7 +168,9 @@ def sockaddr_header(family: str) -> bytes:
 def _check(rc: int) -> int:
     if rc < 0:
         err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
+        exc = OSError(err, os.strerror(err))
+        limits.check_errno(exc)  # out of descriptors: the machine's limit, not the call's
+        raise exc
     return rc
 
 
