@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import os
 import re
+import select
+import socket
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from conformance.api import (
     BACKENDS,
+    DEADLINE_S,
     NOBODY,
     TYPES,
+    DeadlineExceeded,
     Kit,
     Socket,
     bind_sockaddr,
@@ -23,6 +27,7 @@ from conformance.api import (
     mount_read_only,
     posix,
     sockaddr_header,
+    socketpair_raw,
 )
 
 FAMILY_ONLY = ("unix",)
@@ -428,3 +433,74 @@ def test_read_only(type: str, backend: str, kit: Kit) -> dict[str, Any]:
         return {"errno": Kit.outcome(s.bind, os.path.join(locked, "s"))}
 
     return in_child(on_read_only)
+
+
+def _pair(backend: str, type: str) -> tuple[int, int]:
+    """Two descriptors from socketpair(AF_UNIX, type); the caller closes them."""
+    if backend == "libc":
+        return socketpair_raw(socket.AF_UNIX, TYPE_NUMBER[type])
+    a, b = socket.socketpair(socket.AF_UNIX, TYPE_NUMBER[type])
+    return a.detach(), b.detach()
+
+
+TYPE_NUMBER = {"stream": socket.SOCK_STREAM, "dgram": socket.SOCK_DGRAM}
+
+
+def _peer_name(fd: int) -> str:
+    s = socket.socket(fileno=os.dup(fd))
+    try:
+        name = s.getpeername()
+    finally:
+        s.close()
+    return "unnamed" if name in ("", b"") else "named"
+
+
+def _read(fd: int) -> bytes:
+    """One read() once ``fd`` is readable; a stack that never delivers is a timeout."""
+    ready, _, _ = select.select([fd], [], [], DEADLINE_S)
+    if not ready:
+        raise DeadlineExceeded(f"socketpair: nothing readable within {DEADLINE_S}s")
+    return os.read(fd, 64)
+
+
+@case(
+    "unix.socketpair",
+    "socketpair() gives two connected, unnamed AF_UNIX sockets that carry data both ways",
+    cites=[
+        posix("socketpair", "DESCRIPTION: creates an unbound pair of connected sockets"),
+        linux("socketpair(2)", "DESCRIPTION: the two sockets are indistinguishable"),
+        linux("unix(7)", "Address format: sockets created by socketpair() are unnamed"),
+    ],
+    params={"type": TYPES, "backend": BACKENDS},
+)
+def test_socketpair(type: str, backend: str, kit: Kit) -> dict[str, Any]:
+    """Data crosses both ways (datagrams one by one); a stream end reads EOF after a close."""
+    a, b = _pair(backend, type)
+    try:
+        os.write(a, b"ab")
+        os.write(a, b"cd")
+        os.write(b, b"ef")
+        if type == "dgram":
+            received = [_read(b).decode(), _read(b).decode()]
+        else:
+            data = b""
+            while len(data) < 4:
+                chunk = _read(b)
+                if not chunk:
+                    break
+                data += chunk
+            received = [data.decode()]
+        obs: dict[str, Any] = {
+            "received": received,
+            "other_way": _read(a).decode(),
+            "peer_names": sorted({_peer_name(a), _peer_name(b)}),
+        }
+        os.close(a)
+        a = -1
+        if type == "stream":
+            obs["after_close"] = "eof" if _read(b) == b"" else "data"
+        return obs
+    finally:
+        if a >= 0:
+            os.close(a)
+        os.close(b)

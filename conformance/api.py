@@ -17,6 +17,7 @@ from conformance.backends.libc import (
     pack_sockaddr,
     raw_socket,
     sockaddr_header,
+    socketpair_raw,
     try_socket,
 )
 from conformance.blocking import BlockedCall, prove_blocked
@@ -51,5 +52,5 @@ __all__ = [
     "case", "check", "darwin", "errno_name", "freebsd", "getsockname_raw", "in_child",
     "interrupt", "linux", "listen_fd", "mount_read_only", "mslearn", "name_of", "open_or_skip",
     "pack_sockaddr", "port_range", "posix", "prove_blocked", "raw_socket", "seed",
-    "settings_for", "sigpipe_during", "sockaddr_header", "try_socket",
+    "settings_for", "sigpipe_during", "sockaddr_header", "socketpair_raw", "try_socket",
 ]

@@ -119,6 +119,17 @@ def raw_socket(family: int, type: int, proto: int = 0) -> int:
     return _check(_lib().socket(family, type, proto))
 
 
+def socketpair_raw(family: int, type: int) -> tuple[int, int]:
+    """socketpair() with raw numbers; the caller owns (and closes) both descriptors."""
+    lib = _lib()
+    fds = (ctypes.c_int * 2)()
+    fn = lib.socketpair
+    fn.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
+    fn.restype = ctypes.c_int
+    _check(fn(family, type, 0, fds))
+    return fds[0], fds[1]
+
+
 def listen_fd(fd: int, backlog: int) -> None:
     """listen() on any descriptor, socket or not."""
     _check(_lib().listen(fd, backlog))
