@@ -19,6 +19,7 @@ from typing import Any
 
 from conformance import limits
 from conformance.errors import DeadlineExceeded
+from conformance.kit import DEADLINE_S
 
 # Syscall numbers per machine, from the kernel's syscall tables.
 SYSCALLS: dict[str, dict[str, tuple[int, ...]]] = {
@@ -43,8 +44,8 @@ class BlockedCall:
 
     def start(self) -> BlockedCall:
         threading.Thread(target=self._run, daemon=True).start()
-        if not self.started.wait(2.0):
-            raise DeadlineExceeded("the calling thread did not start")
+        if not self.started.wait(DEADLINE_S):
+            raise DeadlineExceeded(f"the calling thread did not start within {DEADLINE_S}s")
         return self
 
     def _run(self) -> None:
@@ -70,7 +71,7 @@ def _proc_state(tid: int) -> tuple[int | None, str]:
     return (int(first) if first.lstrip("-").isdigit() else None), state
 
 
-def prove_blocked(call: BlockedCall, syscall: str, deadline: float = 2.0) -> dict[str, Any]:
+def prove_blocked(call: BlockedCall, syscall: str, deadline: float = DEADLINE_S) -> dict[str, Any]:
     """Wait until ``call`` is provably parked in ``syscall``; return how it was shown.
 
     The returned dict goes into the case's observation: ``{"blocked": True,

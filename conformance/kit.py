@@ -19,8 +19,11 @@ from conformance.backends import Address, Socket, Tracker, open_socket
 from conformance.errors import DeadlineExceeded, Unsupported
 
 # How long a call that should complete at once may take before it counts as
-# hung; generous, because only a broken stack ever reaches it.
-DEADLINE_S = 2.0
+# hung; generous, because only a broken stack ever reaches it, and because on a
+# machine whose CPUs are saturated by other processes a thread of a nice-19 run
+# can wait seconds for the CPU it needs to make or answer the call (issue 17
+# item 9). No conforming instance on Linux waits it out.
+DEADLINE_S = 10.0
 # A refused connect() may take longer: Windows answers a refused SYN on
 # loopback by retrying it and reports WSAECONNREFUSED only after about 2 s
 # (measured 2.0 s on GitHub's Windows runners; libuv#2896 works around it).
