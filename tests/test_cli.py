@@ -45,8 +45,9 @@ def test_parallel_run_gives_the_same_results_as_serial(host_reports, load_report
         return {(r["id"], json.dumps(r["params"], sort_keys=True), r["verdict"])
                 for r in report["results"]}
 
-    assert host_reports["2"][0].returncode == 0
-    assert triples("0") == triples("2")
+    proc = host_reports["2"][0]
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert triples("0") == triples("2"), triples("0") ^ triples("2")
 
 
 def test_unwritable_out_is_one_line_and_exit_2(tmp_path):
