@@ -51,12 +51,16 @@ def _never_runs(signum: int, frame: Any) -> None:
     """Stands in for SIG_IGN while SIGPIPE is blocked; sigwait() takes the signal first."""
 
 
-def interrupt(kit: Kit, sock: Any, call: Callable[[], Any], syscall: str) -> dict[str, Any]:
+def interrupt(
+    kit: Kit, sock: Any, call: Callable[[], Any], syscall: str, full: int | None = None
+) -> dict[str, Any]:
     """Park ``call`` (a blocking call on ``sock``), signal its thread; its outcome.
 
-    Returns ``{"errno": ..., "blocked_first": ...}``. The deadline comes from
-    outside: shutdown() wakes a call that a restarting stack keeps blocked
-    through every signal ("not interrupted").
+    Returns ``{"errno": ..., "blocked_first": ...}``. A send of ``full`` bytes
+    that returns fewer was interrupted after it had transmitted some, which
+    POSIX answers with the count instead of EINTR: "short count". The deadline
+    comes from outside: shutdown() wakes a call that a restarting stack keeps
+    blocked through every signal ("not interrupted").
     """
     if threading.current_thread() is not threading.main_thread():
         raise HarnessError("signal handlers can only be installed from the main thread")
@@ -86,6 +90,9 @@ def interrupt(kit: Kit, sock: Any, call: Callable[[], Any], syscall: str) -> dic
     finally:
         signal.signal(signal.SIGUSR1, previous)
     kit.note(proof=proof["method"])
+    if full is not None and isinstance(blocked.result, int) and blocked.result < full:
+        kit.note(returned=blocked.result)
+        return {"errno": "short count", "blocked_first": True}
     return {"errno": _outcome(blocked), "blocked_first": True}
 
 
