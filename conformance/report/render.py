@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html as _html
 import json
 import re
 from functools import cache
@@ -10,6 +9,7 @@ from typing import Any
 
 import jinja2
 
+from conformance import inert
 from conformance.case import CASE_ID
 from conformance.report import layout
 from conformance.verdict import VERDICTS
@@ -45,8 +45,9 @@ def portable_text(portable: bool | None) -> str:
 
 
 def _md(text: Any) -> str:
-    """Report text as Markdown that renders as itself: no markup, no table breaks."""
-    return _html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ")
+    """Report text as Markdown that renders as itself: no markup, no table breaks, no
+    control characters (inert.markdown escapes them visibly)."""
+    return inert.markdown(text)
 
 
 def _md_id(case_id: str) -> str:
