@@ -161,7 +161,7 @@ def _run_once(args: argparse.Namespace, out: Path) -> tuple[int, dict[str, Any] 
     """One run of the suite; its exit code and the report it produced (None if none)."""
     import pytest
 
-    from conformance.collect import exit_code
+    from conformance.collect import INTERRUPTED, exit_code
     from conformance.plugin.controller import ReportKeeper
 
     if args.explore:
@@ -191,8 +191,14 @@ def _run_once(args: argparse.Namespace, out: Path) -> tuple[int, dict[str, Any] 
                                            args.workers)
             else:
                 keep = ReportKeeper()
-                code = int(pytest.main(pytest_args(args, out), plugins=[keep]))
+                try:
+                    code = int(pytest.main(pytest_args(args, out), plugins=[keep]))
+                except KeyboardInterrupt:
+                    # A second interrupt while pytest was already cleaning up.
+                    return INTERRUPTED, None
                 report = keep.report
+                if keep.interrupted and report is None:
+                    return INTERRUPTED, None
     finally:
         signal.signal(signal.SIGTERM, previous)
     if report is not None:

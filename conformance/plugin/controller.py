@@ -34,9 +34,17 @@ WRITTEN = pytest.StashKey[tuple[dict[str, Any], dict[str, Path]]]()
 def install(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
         if RUNDIR in config.workerinput:
-            config.pluginmanager.register(Reporter(config), "conformance.plugin.workers")
+            try:
+                reporter = Reporter(config)
+            except OSError:
+                # The run is over and its directory gone (a worker xdist started as a
+                # replacement while the run was being stopped): nothing left to tell.
+                return
+            config.pluginmanager.register(reporter, "conformance.plugin.workers")
         return
-    config.pluginmanager.register(Controller(config), "conformance.plugin.controller")
+    controller = Controller(config)
+    config.pluginmanager.register(controller, "conformance.plugin.controller")
+    config.pluginmanager.register(controller.watchdog, "conformance.plugin.watchdog")
 
 
 class Controller:
@@ -119,9 +127,14 @@ class Controller:
     @pytest.hookimpl(optionalhook=True)
     def pytest_handlecrashitem(self, crashitem: str, report: Any, sched: Any) -> None:
         """An xdist worker died while running ``crashitem`` (unless the watchdog killed it,
-        which said why first)."""
-        self._lose(crashitem, "error", "the worker running it crashed while it ran")
+        which said why first). A worker that ends because the run is being stopped
+        did not crash: the reason the run stopped speaks for its instance."""
+        if self.collector.stopped is None:
+            self._lose(crashitem, "error", "the worker running it crashed while it ran")
 
+    # First: the watchdog must learn that the interrupt arrived before pytest spends
+    # time formatting it.
+    @pytest.hookimpl(tryfirst=True)
     def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
         """A signal the watchdog caught has said why already; xdist stops a session
         early (``-x``) by raising a KeyboardInterrupt of its own, with the reason."""
@@ -147,8 +160,9 @@ class Controller:
         with self.lock:
             report = self.collector.report(st.platform, self.started)
             self.partial = self.collector.incomplete()
-        if not report["results"]:
-            # Nothing ran (a -k that matched nothing): no report, and the last one stays.
+        if not report["results"] or exitstatus == pytest.ExitCode.USAGE_ERROR:
+            # Nothing ran (a -k that matched nothing or did not parse): no report, and
+            # the last one stays.
             return
         if exitstatus == pytest.ExitCode.INTERNAL_ERROR:
             self.partial = self.partial or "internal error"
@@ -203,6 +217,11 @@ class ReportKeeper:
     run``, self-tests): keeps the report the controller built, in memory."""
 
     report: dict[str, Any] | None = None
+    # A user's or a signal's interrupt (xdist's own -x stop is a subclass: not this).
+    interrupted = False
+
+    def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
+        self.interrupted = type(excinfo.value) is KeyboardInterrupt
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         written = config.stash.get(WRITTEN, None)

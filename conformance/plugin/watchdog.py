@@ -27,12 +27,16 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
+import pytest
+
 from conformance.collect import Stop
 
 # How long past its guard an instance may go unreported before its worker is
 # taken for stopped; well above a loaded machine's scheduling delays.
 GRACE_S = 5.0
 TICK_S = 0.25
+# How long an interrupt may take to reach pytest before it counts as swallowed.
+REPEAT_S = 3.0
 
 
 class Watchdog:
@@ -73,23 +77,36 @@ class Watchdog:
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
         why = "interrupted" if signum == signal.SIGINT else f"interrupted by {name}"
-        self.interrupt(Stop(why, interrupted=True))
-
-    def interrupt(self, stop: Stop) -> None:
-        """Stop the run: the controller's main thread gets a KeyboardInterrupt, the
-        workers a SIGINT; repeated until the run has stopped."""
-        self._stop(stop)
-        first = not self.interrupting
+        # The first reason stands: a SIGINT the watchdog sent itself keeps its own.
+        self._stop(Stop(why, interrupted=True))
         self.interrupting = True
         self._tell_workers()
-        if first:
-            if threading.current_thread() is threading.main_thread():
-                raise KeyboardInterrupt(stop.why)
+        raise KeyboardInterrupt(why)
+
+    def interrupt(self, stop: Stop) -> None:
+        """Stop the run from the watchdog's thread: the controller's main thread gets a
+        SIGINT (which also cuts a blocking call short), the workers too; repeated until
+        the run has stopped."""
+        self._stop(stop)
+        self.interrupting = True
+        self._tell_workers()
+        self._interrupt_main()
+
+    def _interrupt_main(self) -> None:
+        if self._saved:
+            os.kill(os.getpid(), signal.SIGINT)
+        else:
             _thread.interrupt_main()
 
     def arrived(self) -> None:
         """pytest has the interrupt; raising it again would only cut its clean-up short."""
         self.received = True
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self) -> None:
+        """The run is ending (however): an interrupt raised again now would only cut
+        short the clean-up (xdist's wait for its workers) and the report."""
+        self.arrived()
 
     def _tell_workers(self) -> None:
         for pid in set(self._who_runs().values()):
@@ -106,10 +123,10 @@ class Watchdog:
                 if self.received:
                     continue
                 # A KeyboardInterrupt swallowed by a callback: raise it again.
-                repeat_at = repeat_at or now + 1.0
+                repeat_at = repeat_at or now + REPEAT_S
                 if now >= repeat_at:
-                    _thread.interrupt_main()
-                    repeat_at = now + 1.0
+                    self._interrupt_main()
+                    repeat_at = now + REPEAT_S
                 continue
             if self.deadline_s is not None and now - self.start_time > self.deadline_s:
                 self.interrupt(Stop(f"the run's deadline of {self.deadline_s:g} s passed",

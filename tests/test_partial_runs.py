@@ -1,0 +1,244 @@
+"""Runs that do not finish normally still leave a report the tools accept.
+
+A worker killed or stopped, a session stopped by ``-x``, Ctrl-C, SIGTERM, a
+deadline: the instances that never reported keep their case id and params
+and say why, the report validates, and ``gate`` accepts it against itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conformance import cli
+from conformance.report.model import validate
+
+EXPECT = '''
+[["fake.fine"]]
+accept = [{ errno = "EAGAIN" }]
+source = "fake man page"
+'''
+
+CASES = '''
+import os
+import signal
+import time
+from conformance.case import case, posix
+
+CITE = [posix("accept")]
+
+
+@case("fake.fails", "deviates", cites=CITE)
+def test_fails(kit):
+    """Deviates (no expectation admits EINVAL); first, so -x leaves the rest unrun."""
+    return {"errno": "EINVAL"}
+
+
+@case("fake.fine", "conforms", cites=CITE, params={"n": ["1", "2", "3", "4"]})
+def test_fine(n, kit):
+    """Conforms."""
+    return {"errno": "EAGAIN"}
+
+
+@case("fake.dies", "its process dies", cites=CITE, params={"how": ["stop"]})
+def test_dies(how, kit):
+    """Kills or stops the process running it (an xdist worker)."""
+    os.kill(os.getpid(), getattr(signal, os.environ["FAKE_SIGNAL"]))
+    time.sleep(30)
+    return {"errno": "EAGAIN"}
+
+'''
+
+
+def _session(pytester, signal_name: str, *extra: str, subprocess: bool = True):
+    exp = pytester.mkdir("exp")
+    (exp / "linux.toml").write_text(EXPECT + EXPECT.replace("fake.fine", "fake.fails"))
+    pytester.makepyfile(test_fake=CASES)
+    out = pytester.path / "out"
+    run = pytester.runpytest_subprocess if subprocess else pytester.runpytest
+    os.environ["FAKE_SIGNAL"] = signal_name
+    try:
+        result = run("-p", "conformance.plugin", "--conformance-out", str(out),
+                     "--conformance-expectations", str(exp), "--conformance-reruns", "0",
+                     *extra)
+    finally:
+        del os.environ["FAKE_SIGNAL"]
+    (path,) = out.rglob("*.json")
+    return result, path
+
+
+def _gate_accepts_itself(path: Path, capsys) -> dict:
+    report = json.loads(path.read_text())
+    validate(report, str(path))
+    assert cli.main(["gate", "--baseline", str(path), str(path)]) == 0
+    assert "gate: ok" in capsys.readouterr().out
+    return {(r["id"], json.dumps(r["params"])): r for r in report["results"]}
+
+
+def test_killed_worker_instance_is_an_error_with_its_case_id(session, capsys):
+    result, path = _session(session, "SIGKILL", "-n", "2", "-k", "not fails")
+    by = _gate_accepts_itself(path, capsys)
+    dead = by["fake.dies", '{"how": "stop"}']
+    assert dead["verdict"] == "error" and "crashed while it ran" in dead["message"]
+    assert [by["fake.fine", json.dumps({"n": n})]["verdict"] for n in "1234"] == \
+        ["conforms"] * 4
+    assert result.ret == 1
+
+
+def test_stopped_worker_ends_as_timeout_and_run_completes(session, capsys):
+    started = time.monotonic()
+    result, path = _session(session, "SIGSTOP", "-n", "2", "-k", "not fails", "--timeout", "1")
+    # The guard (1 s) plus the watchdog's grace, plus start-up: never a hang.
+    assert time.monotonic() - started < 60
+    by = _gate_accepts_itself(path, capsys)
+    stopped = by["fake.dies", '{"how": "stop"}']
+    assert stopped["verdict"] == "timeout", stopped["message"]
+    assert "gave no sign of life" in stopped["message"]
+    assert {r["verdict"] for k, r in by.items() if k[0] == "fake.fine"} == {"conforms"}
+    assert result.ret == 1
+
+
+def test_session_stopped_by_x_says_what_never_ran(session, capsys):
+    _result, path = _session(session, "SIGKILL", "-x", "-k", "fails or fine",
+                             subprocess=False)
+    assert path.parent.name == "partial"
+    by = _gate_accepts_itself(path, capsys)
+    assert by["fake.fails", "{}"]["verdict"] == "deviates"
+    not_run = [r for k, r in by.items() if k[0] == "fake.fine"]
+    assert len(not_run) == 4
+    assert all(r["verdict"] == "skipped" and r["message"].startswith("not run: the session "
+                                                                     "stopped early")
+               for r in not_run), not_run
+    report = json.loads(path.read_text())
+    assert report["interrupted"] is None
+
+
+def test_bad_keyword_expression_writes_no_report(session):
+    session.makepyfile(test_fake=CASES)
+    out = session.path / "out"
+    result = session.runpytest("-p", "conformance.plugin", "--conformance-out", str(out),
+                               "-k", "(")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert not list(out.rglob("*.json"))
+
+
+def _start_run(tmp_path: Path, *extra: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, PYTHONUNBUFFERED="1", TMPDIR=str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "conformance", "run", "--out",
+                             str(tmp_path / "out"), *extra], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.stdout is not None
+    # Wait for the first progress mark: the run is under way.
+    for line in iter(proc.stdout.readline, b""):
+        if line.startswith(b"."):
+            break
+    return proc
+
+
+def test_ctrl_c_stops_promptly_with_an_interrupted_report_and_exit_130(tmp_path, capsys):
+    proc = _start_run(tmp_path, "-n", "2")
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    assert proc.stdout is not None
+    output = proc.stdout.read().decode()
+    assert proc.wait(timeout=60) == 130, output[-3000:]
+    assert time.monotonic() - sent < 30, "Ctrl-C did not stop the run promptly"
+    (path,) = (tmp_path / "out").rglob("*.json")
+    report = json.loads(path.read_text())
+    assert report["interrupted"] == "interrupted"
+    # What finished is printed: the summary line counts the results.
+    assert f"platform {report['platform']['id']}: " in output
+    by = _gate_accepts_itself(path, capsys)
+    assert any(r["message"].startswith("not run: interrupted") for r in by.values()) or \
+        all(r["verdict"] != "skipped" for r in by.values())
+
+
+def test_sigterm_removes_the_runs_temporary_directories(tmp_path):
+    proc = _start_run(tmp_path, "-n", "2")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.stdout is not None
+    output = proc.stdout.read().decode()
+    assert proc.wait(timeout=60) == 130, output[-3000:]
+    # Workers finish their clean-up after the controller: give them a moment. pytest's
+    # own base directory (pytest-of-<user>) is kept on purpose, by pytest's retention.
+    def ours() -> list[str]:
+        return [p.name for p in (tmp_path / "tmp").iterdir()
+                if not p.name.startswith("pytest-of-")]
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and ours():
+        time.sleep(0.1)
+    assert not ours()
+    (path,) = (tmp_path / "out").rglob("*.json")
+    assert json.loads(path.read_text())["interrupted"] == "interrupted by SIGTERM"
+
+
+def test_two_runs_into_one_out_each_report_their_own_results(tmp_path):
+    """Run side by side with different selections into one --out: each run's JUnit holds
+    its own instances, never the other's (the report is handed back in memory)."""
+    import xml.etree.ElementTree as ET
+
+    procs = {}
+    for keyword in ("test_shutdown", "test_socket_errors"):
+        procs[keyword] = subprocess.Popen(
+            [sys.executable, "-m", "conformance", "run", "-q", "--out", "out", "-k", keyword,
+             "--junit", f"{keyword}.xml"], cwd=tmp_path,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    names = {}
+    for keyword, proc in procs.items():
+        output = proc.communicate(timeout=300)[0].decode()
+        assert proc.returncode == 0, output[-3000:]
+        tree = ET.parse(tmp_path / f"{keyword}.xml")
+        names[keyword] = {tc.get("name", "") for tc in tree.iter("testcase")}
+    shutdown, socket_errors = names.values()
+    assert shutdown and socket_errors and not shutdown & socket_errors
+    assert any(n.startswith("shutdown.") for n in shutdown), shutdown
+    assert all(n.startswith("socket.") for n in socket_errors), socket_errors
+
+
+HANGS = '''
+import time
+from conformance.case import case, posix
+
+CITE = [posix("accept")]
+
+
+@case("fake.hangs", "never returns", cites=CITE)
+def test_hangs(kit):
+    """Sleeps far past the run's deadline (and the guard is set higher still)."""
+    time.sleep(120)
+    return {"errno": "EAGAIN"}
+
+
+@case("fake.after", "never reached", cites=CITE)
+def test_after(kit):
+    """Comes after the hang."""
+    return {"errno": "EAGAIN"}
+'''
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_run_deadline_ends_the_running_instance_as_timeout(pytester, workers, capsys):
+    pytester.makepyfile(test_hangs=HANGS)
+    out = pytester.path / "out"
+    started = time.monotonic()
+    result = pytester.runpytest_subprocess(
+        "-p", "conformance.plugin", "--conformance-out", str(out), "--timeout", "300",
+        "--conformance-deadline", "10", "-n", workers)
+    # The deadline plus start-up and clean-up: far less than the case's sleep.
+    assert time.monotonic() - started < 90
+    (path,) = out.rglob("*.json")
+    by = _gate_accepts_itself(path, capsys)
+    hang = by["fake.hangs", "{}"]
+    assert hang["verdict"] == "timeout"
+    assert "deadline of 10 s passed" in hang["message"]
+    assert json.loads(path.read_text())["interrupted"] is None
+    assert result.ret != 0
