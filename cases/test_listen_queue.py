@@ -16,17 +16,20 @@ from conformance.api import (
     posix,
 )
 
-# A connection the stack admits completes at once on loopback; one it
-# ignores does not complete at all. This window separates the two; it is
-# the case's only wait, spent once, on the first client that is not admitted.
-PENDING_WINDOW_S = 0.05
+# Whether the stack answered a client is shown with a barrier, not a quiet
+# window: after a client that has not completed at once, a barrier client
+# connects to a second listener on the same loopback. Loopback carries the
+# packets through one queue in order, so when the barrier's handshake has
+# completed, the listener has seen the first client's SYN and any answer it
+# gave (SYN-ACK, RST) has reached that client. A 50 ms window here cost 50 ms
+# per instance and could still misjudge a slow admission under load.
 # No platform admits more than backlog * 3/2 + 1 for these small backlogs;
 # two more clients than that bounds the loop if a stack ignores the backlog.
 EXTRA_CLIENTS = 4
 ABORT_ON_OVERFLOW = "/proc/sys/net/ipv4/tcp_abort_on_overflow"
 
 
-def _next_client(kit: Kit, family: str, addr: Any) -> str:
+def _next_client(kit: Kit, family: str, addr: Any, barrier: Any) -> str:
     """A non-blocking connect(): ``"connected"``, ``"pending"`` or the errno it failed with."""
     client = kit.socket(family, "stream")
     client.set_nonblocking(True)
@@ -35,8 +38,10 @@ def _next_client(kit: Kit, family: str, addr: Any) -> str:
     except OSError as exc:
         if errno_name(exc) not in ("EINPROGRESS", "EWOULDBLOCK", "EAGAIN") or family == "unix":
             return errno_name(exc)
-    if not kit.writable(client, PENDING_WINDOW_S):
-        return "pending"
+    if not kit.writable(client, 0):
+        kit.connect_within(kit.socket(family, "stream"), barrier.getsockname())
+        if not kit.writable(client, 0):
+            return "pending"
     err = client.getsockopt("SO_ERROR")
     if err:
         return errno_name(OSError(err, ""))
@@ -74,10 +79,13 @@ def test_queue_full(family: str, backlog: str, backend: str, kit: Kit) -> dict[s
             kit.note(tcp_abort_on_overflow=f.read().strip())
     except OSError:
         pass  # not Linux: no such switch to report
+    clients = int(backlog) * 2 + EXTRA_CLIENTS
+    # One barrier connection at most per client; never accepted, so its backlog holds them all.
+    barrier = kit.listener(family, clients)
     admitted = 0
     outcome = "connected"
-    for _ in range(int(backlog) * 2 + EXTRA_CLIENTS):
-        outcome = _next_client(kit, family, addr)
+    for _ in range(clients):
+        outcome = _next_client(kit, family, addr, barrier)
         if outcome != "connected":
             break
         admitted += 1
