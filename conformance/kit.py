@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno as _errno
 import os
 import select
+import sys
 import tempfile
 from collections.abc import Callable
 from typing import Any
@@ -168,6 +169,21 @@ class Kit:
         """Whether ``sock`` becomes readable within ``timeout`` seconds (poll, no sleep)."""
         r, _, _ = select.select([sock.fileno()], [], [], timeout)
         return bool(r)
+
+    @staticmethod
+    def queued(sock: Socket) -> int | None:
+        """Bytes waiting in ``sock``'s receive queue (FIONREAD), or None where unreadable."""
+        try:
+            import fcntl
+            import termios
+        except ImportError:
+            return None
+        buf = bytearray(4)
+        try:
+            fcntl.ioctl(sock.fileno(), termios.FIONREAD, buf)
+        except OSError:
+            return None
+        return int.from_bytes(buf, sys.byteorder, signed=True)
 
     @staticmethod
     def writable(sock: Socket, timeout: float) -> bool:
