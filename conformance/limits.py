@@ -82,20 +82,35 @@ def _fits(directory: str) -> bool:
     return True
 
 
+# The base whose paths were shown to fit, probed once per process, prefix and list
+# of bases: every name under one base has the same length, and the probe's bind()
+# and unlink() cost two more file-system updates per instance (milliseconds
+# each on a busy disk).
+_fitting: dict[tuple[str, ...], str] = {}
+
+
 def unix_socket_dir(prefix: str = "sc-") -> tempfile.TemporaryDirectory[str]:
     """A private (0700) directory whose socket paths fit ``sun_path``; remove it after use.
 
     Names inside it must be at most 11 bytes long. Raises EnvironmentLimit when
     no writable temporary base gives paths short enough.
     """
+    bases = tuple(_bases())
+    key = (prefix, *bases)
+    if key in _fitting:
+        try:
+            return tempfile.TemporaryDirectory(prefix=prefix, dir=_fitting[key])
+        except OSError:
+            del _fitting[key]  # the base went away or filled up: look again
     tried: list[str] = []
-    for base in _bases():
+    for base in bases:
         try:
             candidate = tempfile.TemporaryDirectory(prefix=prefix, dir=base)
         except OSError as exc:
             tried.append(f"{base} ({exc.strerror})")
             continue
         if _fits(candidate.name):
+            _fitting[key] = base
             return candidate
         candidate.cleanup()
         tried.append(f"{base} (paths too long for AF_UNIX)")

@@ -176,3 +176,19 @@ def test_deleted_working_directory_is_one_line_and_exit_2(tmp_path):
         capture_output=True, text=True, timeout=120,
     )
     assert "working directory no longer exists" in one_line_error(proc)
+
+
+def test_unix_socket_dir_probes_a_base_once_then_reuses_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(limits, "_bases", lambda: [str(tmp_path)])
+    monkeypatch.setattr(limits, "_fitting", {})
+    probes = []
+    real_fits = limits._fits
+    monkeypatch.setattr(limits, "_fits", lambda d: probes.append(d) or real_fits(d))
+    first, second = limits.unix_socket_dir(), limits.unix_socket_dir()
+    try:
+        assert len(probes) == 1
+        assert os.path.dirname(second.name) == str(tmp_path)
+        assert first.name != second.name
+    finally:
+        first.cleanup()
+        second.cleanup()
