@@ -124,7 +124,7 @@ def test_new_socket(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     second = kit.socket(family, "stream")
     connected = kit.outcome(kit.connect_within, second, listener.getsockname())
     obs: dict[str, Any] = {
-        "new_descriptor": first_conn.fileno() != listener.fileno(),
+        "new_descriptor": kit.descriptor(first_conn) != kit.descriptor(listener),
         "listener_accepts_again": connected,
     }
     flowed = ["first"] if _round_trip(kit, first, first_conn, b"1") else []

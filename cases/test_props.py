@@ -10,7 +10,6 @@ still shrinks to the smallest failing length.
 from __future__ import annotations
 
 import random
-import select
 from typing import Any
 
 from hypothesis import example, given
@@ -43,7 +42,7 @@ def payload(length: int, seed_: int) -> bytes:
     return random.Random(seed_).randbytes(length)
 
 
-def _pump(sender: Socket, receiver: Socket, chunks: list[bytes]) -> bytes:
+def _pump(kit: Kit, sender: Socket, receiver: Socket, chunks: list[bytes]) -> bytes:
     """Send every chunk while reading, so neither side's buffer can deadlock the other."""
     sender.set_nonblocking(True)
     receiver.set_nonblocking(True)
@@ -55,8 +54,7 @@ def _pump(sender: Socket, receiver: Socket, chunks: list[bytes]) -> bytes:
             sender.send(b"")  # an empty send is part of the segmentation under test
     queue = [q for q in queue if len(q)]
     while len(got) < want:
-        wr = [sender.fileno()] if queue else []
-        r, w, _ = select.select([receiver.fileno()], wr, [], DEADLINE_S)
+        r, w = kit.select([receiver], [sender] if queue else [], DEADLINE_S)
         if not r and not w:
             raise DeadlineExceeded(f"stream transfer stalled at {len(got)} of {want} bytes")
         if w:
@@ -95,7 +93,7 @@ def test_stream_integrity(family: str, kit: Kit) -> dict[str, Any]:
         server, _ = kit.accept_within(listener)
         try:
             chunks = [payload(n, s) for n, s in segs]
-            got = _pump(client, server, chunks)
+            got = _pump(kit, client, server, chunks)
             assert got == b"".join(chunks), (
                 f"got {len(got)} bytes, expected {sum(map(len, chunks))} in order "
                 f"[recv after {len(chunks)} sends]"

@@ -7,7 +7,7 @@ repository and in users' own case directories import from here only, so the
 modules behind it may change without breaking them.
 """
 
-from conformance.axes import ALL_FAMILIES, BACKENDS, BLOCKING, INET, TYPES
+from conformance.axes import ALL_FAMILIES, BACKENDS, BLOCKING, C_API, INET, TYPES
 from conformance.backends import FAMILY, TYPE, Address, Socket
 from conformance.backends.libc import (
     accept_raw,
@@ -45,7 +45,8 @@ from conformance.topology import (
 )
 
 __all__ = [
-    "ADDRESSES", "ALL_FAMILIES", "BACKENDS", "BLOCKING", "DEADLINE_S", "FAMILY", "HOST", "INET",
+    "ADDRESSES", "ALL_FAMILIES", "BACKENDS", "BLOCKING", "C_API", "DEADLINE_S", "FAMILY", "HOST",
+    "INET",
     "LOOPBACK", "NOBODY", "PEER", "TYPE", "TYPES", "WILDCARD", "Address", "BlockedCall",
     "ChildSkip", "Citation", "DeadlineExceeded", "HarnessError", "Kit", "Socket", "Topology",
     "TopologyUnavailable", "Unsupported", "accept_raw", "at_descriptor_limit", "bind_sockaddr",

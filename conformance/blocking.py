@@ -6,6 +6,11 @@ state in ``/proc/self/task/<tid>/stat`` is ``S`` (interruptible sleep). Seeing
 both for the expected call is proof. Elsewhere the only evidence is a bounded
 window in which the call did not return; the result records which method
 was used, so a reader can weigh it.
+
+A call made by a stack agent (backends/agent.py) runs in the agent's
+process: the thread here only waits on a pipe, so its system call proves
+nothing and the window is the evidence (the agent backend marks such
+threads with :func:`elsewhere`).
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from __future__ import annotations
 import platform
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +34,51 @@ SYSCALLS: dict[str, dict[str, tuple[int, ...]]] = {
 }
 
 WINDOW_S = 0.05
+
+# Set while a Hypothesis search runs (search.check): the first wait that
+# misses its deadline is kept, and every later wait in the same search fails
+# at once. Hypothesis would otherwise replay and shrink the example, paying
+# the whole deadline for each try, on a stack that already did not answer.
+_search_miss: list[str] | None = None
+
+
+@contextmanager
+def search_deadlines() -> Iterator[None]:
+    """Within the block, one missed deadline fails every later wait at once."""
+    global _search_miss
+    _search_miss = []
+    try:
+        yield
+    finally:
+        _search_miss = None
+
+
+def missed(message: str) -> DeadlineExceeded:
+    """The exception for a missed deadline, remembered for the running search."""
+    if _search_miss is not None and not _search_miss:
+        _search_miss.append(message)
+    return DeadlineExceeded(message)
+
+
+def before_wait() -> None:
+    """Fail at once when a wait of the running search has already missed its deadline."""
+    if _search_miss:
+        raise DeadlineExceeded(f"{_search_miss[0]} (earlier in this search)")
+
+
+# Native ids of threads whose call is being made in another process.
+_elsewhere: set[int] = set()
+
+
+@contextmanager
+def elsewhere() -> Iterator[None]:
+    """Mark the calling thread as waiting for a call another process makes."""
+    tid = threading.get_native_id()
+    _elsewhere.add(tid)
+    try:
+        yield
+    finally:
+        _elsewhere.discard(tid)
 
 
 @dataclass
@@ -81,10 +132,14 @@ def prove_blocked(call: BlockedCall, syscall: str, deadline: float = DEADLINE_S)
     numbers = SYSCALLS.get(platform.machine().lower(), {}).get(syscall)
     end = time.monotonic() + deadline
     if numbers:
+        remote = False
         try:
             while time.monotonic() < end:
                 if call.done.is_set():
                     return {"blocked": False, "method": "proc-syscall"}
+                if call.tid in _elsewhere:
+                    remote = True
+                    break
                 nr, state = _proc_state(call.tid)
                 if nr in numbers and state == "S":
                     return {"blocked": True, "method": "proc-syscall"}
@@ -95,6 +150,9 @@ def prove_blocked(call: BlockedCall, syscall: str, deadline: float = DEADLINE_S)
             limits.check_errno(exc)  # out of descriptors is not "no /proc"
             # no /proc for this task: fall back to the window below
         else:
-            raise DeadlineExceeded(f"{syscall}: thread never parked in the call within {deadline}s")
+            if not remote:
+                raise DeadlineExceeded(
+                    f"{syscall}: thread never parked in the call within {deadline}s"
+                )
     returned = call.wait(WINDOW_S)
     return {"blocked": not returned, "method": f"timed-window-{int(WINDOW_S * 1000)}ms"}

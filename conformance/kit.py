@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import errno as _errno
 import os
-import select
 import sys
 import tempfile
 from collections.abc import Callable
 from typing import Any
 
-from conformance import limits
-from conformance.backends import Address, Socket, Tracker, open_socket
-from conformance.errors import DeadlineExceeded, Unsupported
+from conformance import blocking, errnos, limits
+from conformance.backends import Address, Socket, Tracker, open_socket, wait
+from conformance.errors import Unsupported
 
 # How long a call that should complete at once may take before it counts as
 # hung; generous, because only a broken stack ever reaches it, and because on a
@@ -34,22 +33,22 @@ LOOPBACK = {"inet": "127.0.0.1", "inet6": "::1"}
 WILDCARD = {"inet": "0.0.0.0", "inet6": "::"}
 
 
-# Where two names share one number (Linux: ENOTSUP == EOPNOTSUPP), the socket
-# API's name wins, so the same behaviour reads the same on every platform.
-_PREFERRED = {getattr(_errno, n): n for n in ("EOPNOTSUPP",) if hasattr(_errno, n)}
-
-
 def errno_name(exc: OSError) -> str:
     """The symbolic errno of an OSError (``EAGAIN``), never the number or the text.
 
-    An errno that says the machine ran out (EMFILE at the descriptor limit the
-    run started with, ENFILE) is no behaviour of the stack: it raises
+    The name is normalised (errnos.py: WSAEINVAL is EINVAL, EWOULDBLOCK is
+    EAGAIN); a stack agent's error carries the stack's own spelling. An errno
+    that says the machine ran out (EMFILE at the descriptor limit the run
+    started with, ENFILE) is no behaviour of the stack: it raises
     EnvironmentLimit instead of becoming an observation.
     """
     limits.check_errno(exc)
-    if exc.errno is None:
-        return type(exc).__name__
-    return _PREFERRED.get(exc.errno) or _errno.errorcode.get(exc.errno, f"errno{exc.errno}")
+    raw = getattr(exc, "raw_name", None)
+    if raw is None:
+        if exc.errno is None:
+            return type(exc).__name__
+        raw = _errno.errorcode.get(exc.errno, f"errno{exc.errno}")
+    return errnos.observe(raw)
 
 
 class Kit:
@@ -60,6 +59,7 @@ class Kit:
         self.tracker = tracker
         self.detail: dict[str, Any] = {}
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
+        errnos.record_into(self.detail)
         self._netns: Any = None
 
     def private_network(self) -> bool:
@@ -74,6 +74,9 @@ class Kit:
         """
         from conformance import ephemeral, topology
 
+        if self.backend == "agent":
+            self.note(netns="host: the stack agent's sockets live in its own process")
+            return False
         try:
             netns = topology.Topology(peer=False, shared=True)
         except (topology.TopologyUnavailable, OSError) as exc:
@@ -164,11 +167,46 @@ class Kit:
             return errno_name(exc)
         return "ok"
 
+    def try_socket(self, family: int, type: int) -> None:
+        """socket() with raw numbers, closed at once: OSError carries the errno."""
+        if self.backend == "libc":
+            from conformance.backends.libc import try_socket
+        elif self.backend == "agent":
+            from conformance.backends.agent import try_socket
+        else:
+            import socket
+
+            def try_socket(family: int, type: int) -> None:
+                socket.socket(family, type).close()
+
+        try_socket(family, type)
+
+    @staticmethod
+    def descriptor(sock: Socket) -> int:
+        """The socket's descriptor number in its stack (an agent's is not this process's)."""
+        return getattr(sock, "descriptor", None) or sock.fileno()
+
+    @staticmethod
+    def host_descriptor(sock: Socket) -> int | None:
+        """This process's descriptor of the socket, or None when it lives in a stack agent."""
+        return None if sock.backend == "agent" else sock.fileno()
+
+    @staticmethod
+    def select(
+        readers: list[Socket], writers: list[Socket], timeout: float
+    ) -> tuple[list[Socket], list[Socket]]:
+        """The sockets of ``readers``/``writers`` ready within ``timeout`` (no sleep).
+
+        The backend polls: an agent's sockets are not this process's descriptors.
+        """
+        blocking.before_wait()
+        return wait(readers, writers, timeout)
+
     @staticmethod
     def readable(sock: Socket, timeout: float) -> bool:
         """Whether ``sock`` becomes readable within ``timeout`` seconds (poll, no sleep)."""
-        r, _, _ = select.select([sock.fileno()], [], [], timeout)
-        return bool(r)
+        blocking.before_wait()
+        return bool(wait([sock], [], timeout)[0])
 
     @staticmethod
     def queued(sock: Socket) -> int | None:
@@ -187,25 +225,25 @@ class Kit:
 
     @staticmethod
     def writable(sock: Socket, timeout: float) -> bool:
-        _, w, _ = select.select([], [sock.fileno()], [], timeout)
-        return bool(w)
+        blocking.before_wait()
+        return bool(wait([], [sock], timeout)[1])
 
     def recv_within(self, sock: Socket, n: int = 65536, timeout: float = DEADLINE_S) -> bytes:
         """recv() that raises DeadlineExceeded instead of hanging."""
         if not self.readable(sock, timeout):
-            raise DeadlineExceeded(f"recv: nothing readable within {timeout}s")
+            raise blocking.missed(f"recv: nothing readable within {timeout}s")
         return sock.recv(n)
 
     def recvfrom_within(
         self, sock: Socket, n: int = 65536, timeout: float = DEADLINE_S
     ) -> tuple[bytes, Address | None]:
         if not self.readable(sock, timeout):
-            raise DeadlineExceeded(f"recvfrom: nothing readable within {timeout}s")
+            raise blocking.missed(f"recvfrom: nothing readable within {timeout}s")
         return sock.recvfrom(n)
 
     def accept_within(self, sock: Socket, timeout: float = DEADLINE_S) -> tuple[Socket, Address]:
         if not self.readable(sock, timeout):
-            raise DeadlineExceeded(f"accept: no connection within {timeout}s")
+            raise blocking.missed(f"accept: no connection within {timeout}s")
         try:
             return sock.accept()
         except OSError as exc:
@@ -224,6 +262,7 @@ class Kit:
         """
         from conformance.blocking import BlockedCall
 
+        blocking.before_wait()
         call = BlockedCall(lambda: sock.connect(addr)).start()
         if not call.wait(timeout):
             try:
@@ -231,7 +270,7 @@ class Kit:
             except OSError:
                 pass  # not connected yet on some stacks; the wait below still bounds it
             call.wait(timeout)
-            raise DeadlineExceeded(f"connect: not finished within {timeout}s")
+            raise blocking.missed(f"connect: not finished within {timeout}s")
         if call.error is not None:
             raise call.error
 
@@ -255,6 +294,11 @@ class Kit:
         if self._netns is not None:
             self._netns.close()
             self._netns = None
+        errnos.record_into(None)
+        if self.backend == "agent":
+            from conformance.backends import agent
+
+            agent.release()
         if self._tmpdir is not None:
             self._tmpdir.cleanup()
 

@@ -10,7 +10,7 @@ OUT = ("--conformance-out", "conformance_out", "SOCKET_CONFORMANCE_OUT",
        "directory for the platform report (<platform-id>.json/.md/.html); "
        "setting it turns report writing on")
 STACK = ("--conformance-stack", "conformance_stack", "SOCKET_CONFORMANCE_STACK",
-         "name of the socket stack under test: host, gvisor, uml (default host)")
+         "name of the socket stack under test: host, gvisor, uml, lwip, wine (default host)")
 EXPECTATIONS = ("--conformance-expectations", "conformance_expectations",
                 "SOCKET_CONFORMANCE_EXPECTATIONS",
                 "a directory of your own expectation TOML files (<family>.toml, "

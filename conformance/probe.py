@@ -31,6 +31,8 @@ class Platform:
     python: str
     stack: str
     capabilities: dict[str, bool] = field(default_factory=dict)
+    # What the stack under test is, in plain words, where the id alone does not say it.
+    description: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -132,6 +134,11 @@ def detect_stack() -> str:
 
 def fingerprint(stack: str | None = None) -> Platform:
     """Describe the running platform; the id is built from os, kernel, arch and stack."""
+    from conformance import stacks
+
+    build = stacks.get(stack or detect_stack()).agent
+    if build in ("lwip", "wine"):
+        return _agent_platform(build)
     name = os_name()
     release = _pl.release()
     kernel = kernel_version(release) if name != "windows" else _pl.version()
@@ -140,3 +147,58 @@ def fingerprint(stack: str | None = None) -> Platform:
     py = f"{sys.implementation.name} {_pl.python_version()}"
     pid = f"{name}-{kernel}-{arch}-{stack}"
     return Platform(pid, name, release, kernel, arch, _libc(), py, stack, capabilities())
+
+
+def _agent_platform(build: str) -> Platform:
+    """A stack reached through the stack agent: what its hello says, and probes through it."""
+    from conformance.backends import agent
+
+    a = agent.running(build)
+    info = a.info
+    arch = _pl.machine().lower() or "unknown"
+    py = f"{sys.implementation.name} {_pl.python_version()}"
+    caps = {"ipv6": _agent_probe(a, "inet6", ("::1", "0")),
+            "af_unix": _agent_probe(a, "unix", None), "libc": False, "proc_syscall": False,
+            "netns": False, "agent": True}
+    version = info.get("version", "unknown")
+    if build == "lwip":
+        # Debian's build of lwIP (GNU Hurd's lwipopts.h); other firmware builds differ.
+        return Platform(
+            f"lwip-{version}-{arch}-debian", "lwip", version, version, arch, _libc(), py,
+            "lwip", caps,
+            f"lwIP {version}, lwIP's own TCP/IP stack (Debian liblwip0, {info.get('build')}), "
+            "linked into the stack agent with one loopback interface (127.0.0.1/8, ::1); "
+            "the cases reach it through the agent",
+        )
+    return Platform(
+        f"windows-wine{version}-{arch}", "windows", f"wine {version} ({info.get('build')})",
+        f"wine{version}", arch, "wine msvcrt", py, "wine", caps,
+        f"Winsock as implemented by Wine {version} (ws2_32) on Linux {_pl.release()}: "
+        "Wine's own code decides error codes and API semantics, the transport underneath is "
+        "Linux's sockets; the cases reach it through the agent built as a Windows program",
+    )
+
+
+def _agent_probe(a: object, family: str, addr: tuple[str, str] | None) -> bool:
+    """socket() and bind() in the agent's stack: the capability exists if both succeed."""
+    import tempfile
+
+    from conformance.errors import ConformanceError
+
+    call = a.call  # type: ignore[attr-defined]
+    try:
+        fd = call("socket", family, "dgram" if family == "inet6" else "stream")[0]
+    except (OSError, ConformanceError):
+        return False
+    try:
+        if addr is None:
+            with tempfile.TemporaryDirectory(prefix="sc-") as d:
+                path = os.fsencode(os.path.join(d, "probe")).hex()
+                call("bind", fd, "unix", path, "0")
+        else:
+            call("bind", fd, family, *addr)
+        return True
+    except (OSError, ConformanceError):
+        return False
+    finally:
+        call("close", fd)

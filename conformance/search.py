@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.errors import FlakyFailure, Found
 from hypothesis.reporting import with_reporter
 
-from conformance.errors import UsageError
+from conformance.errors import DeadlineExceeded, UsageError
 
 PROFILE_ENV = "SOCKET_CONFORMANCE_HYPOTHESIS"
 
@@ -111,10 +111,20 @@ def check(test: Callable[[], None]) -> dict[str, Any]:
 
         chosen = random.getrandbits(32)
         test = seed_decorator(chosen)(test)
+    from conformance.blocking import search_deadlines
+
     try:
-        with with_reporter(lambda line: lines.append(str(line))):
+        with with_reporter(lambda line: lines.append(str(line))), search_deadlines():
             test()
     except FlakyFailure as exc:
+        # A stack that stopped answering part-way through a search makes the
+        # replay of an earlier failure end differently: that is a timeout.
+        hung = exc.subgroup(DeadlineExceeded)
+        if hung is not None:
+            miss = hung.exceptions[0]
+            while hasattr(miss, "exceptions"):
+                miss = miss.exceptions[0]
+            raise DeadlineExceeded(f"the search hit a call that never returned: {miss}") from exc
         # A failure Hypothesis could not replay the same way (the stack's own
         # timing decided a later step): still a failure, reported as found.
         first = next((e for e in exc.exceptions if isinstance(e, AssertionError)), exc)

@@ -32,6 +32,10 @@ def sigpipe_during(call: Callable[[], Any]) -> bool:
         raise Unsupported("this platform has no SIGPIPE or no per-thread signal masks")
     if threading.current_thread() is not threading.main_thread():
         raise HarnessError("SIGPIPE can only be watched from the main thread")
+    from conformance.backends import agent
+
+    # A stack agent raises the signal in its own process and says so in its reply.
+    in_agent = agent.sigpipes()
     previous = signal.signal(signal.SIGPIPE, _never_runs)
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPIPE})
     try:
@@ -44,7 +48,7 @@ def sigpipe_during(call: Callable[[], Any]) -> bool:
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         signal.signal(signal.SIGPIPE, previous)
-    return raised
+    return raised or agent.sigpipes() > in_agent
 
 
 def _never_runs(signum: int, frame: Any) -> None:

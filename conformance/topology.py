@@ -346,6 +346,12 @@ def adopt(fd: int, backend: str, family: str, type: str, tracker: Any) -> Any:
         from conformance.backends.libc import LibcSocket
 
         s = LibcSocket(fd, family, type, tracker)
+    elif backend == "agent":
+        import pytest
+
+        os.close(fd)
+        pytest.skip("network-namespace topology unavailable: the stack agent's sockets "
+                    "live in its own process, which the suite's namespaces cannot enter")
     else:
         os.close(fd)
         from conformance.errors import HarnessError
@@ -366,6 +372,10 @@ def open_or_skip(peer: bool = True, shared: bool = False) -> Topology:
     """A new topology, or pytest.skip (verdict ``skipped``) saying why none can be built."""
     import pytest
 
+    from conformance import stacks
+
+    if stacks.current().no_namespaces:
+        pytest.skip(f"network-namespace topology unavailable: {stacks.current().no_namespaces}")
     try:
         return Topology(peer=peer, shared=shared)
     except TopologyUnavailable as exc:

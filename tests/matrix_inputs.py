@@ -36,7 +36,7 @@ url = "https://man.freebsd.org/cgi/man.cgi?query=accept&sektion=2"
 """,
     "windows.toml": f"""
 [["{NONBLOCK}"]]
-accept = [{{ errno = "WSAEWOULDBLOCK" }}]
+accept = [{{ errno = "WSAEINVAL" }}]
 source = "test: winsock accept"
 when = {{ params = {{ backend = "libc" }} }}
 """,

@@ -3,7 +3,9 @@
 ``python`` is the standard ``socket`` module: what Python programs get.
 ``libc`` is the C API through ctypes, for what Python cannot express (sendto
 with a NULL address, recvfrom with a NULL address pointer, connect with
-AF_UNSPEC). Both return the same :class:`Socket` shape, raise ``OSError`` with
+AF_UNSPEC). ``agent`` is the C API of a stack that cannot host Python (lwIP,
+Winsock under Wine), performed by the stack agent (backends/agent.py). All
+return the same :class:`Socket` shape, raise ``OSError`` with
 the platform's errno, and name families and types as strings (``inet``,
 ``inet6``, ``unix``; ``stream``, ``dgram``). Addresses are ``(host, port)`` for
 inet and inet6 and a path string for unix.
@@ -15,13 +17,13 @@ left open; the plugin separately checks that nothing escaped it.
 from __future__ import annotations
 
 import socket as _socket
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any, Protocol
 
 from conformance.errors import HarnessError, Unsupported
 
 Address = Any
-BACKENDS = ("python", "libc")
+BACKENDS = ("python", "libc", "agent")
 
 FAMILY = {"inet": _socket.AF_INET, "inet6": _socket.AF_INET6}
 if hasattr(_socket, "AF_UNIX"):
@@ -189,7 +191,31 @@ def open_socket(backend: str, family: str, type: str, tracker: Tracker) -> Socke
         from conformance.backends.libc import LibcSocket
 
         return tracker.add(LibcSocket.create(family, type, tracker))
+    if backend == "agent":
+        from conformance.backends.agent import AgentSocket
+
+        return tracker.add(AgentSocket.create(family, type, tracker))
     raise HarnessError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
+
+
+def wait(
+    readers: Sequence[Socket], writers: Sequence[Socket], timeout: float
+) -> tuple[list[Socket], list[Socket]]:
+    """Which of ``readers``/``writers`` become ready within ``timeout`` (select() semantics).
+
+    Kernel sockets are polled with select() on their descriptors; an agent's
+    sockets are not kernel descriptors, so the agent polls them in its stack.
+    """
+    every = [*readers, *writers]
+    if any(s.backend == "agent" for s in every):
+        from conformance.backends import agent
+
+        return agent.wait(readers, writers, timeout)  # type: ignore[arg-type]
+    import select
+
+    r, w, _ = select.select([s.fileno() for s in readers], [s.fileno() for s in writers], [],
+                            timeout)
+    return [s for s in readers if s.fileno() in r], [s for s in writers if s.fileno() in w]
 
 
 def normalize(family: str, addr: Any) -> Address:

@@ -270,6 +270,11 @@ class LibcSocket:
         sa = pack_sockaddr(self.family, addr)
         _check(_lib().bind(self._fd, sa, len(sa)))
 
+    def bind_as(self, family: str, addr: Address) -> None:
+        """bind() with an address of another family than the socket's own."""
+        sa = pack_sockaddr(family, addr)
+        _check(_lib().bind(self._fd, sa, len(sa)))
+
     def listen(self, backlog: int = 16) -> None:
         _check(_lib().listen(self._fd, backlog))
 

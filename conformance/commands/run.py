@@ -13,7 +13,10 @@ from typing import Any
 from conformance import checks, options, repeat
 from conformance.errors import UsageError
 
-PLATFORMS = ("host", "gvisor", "uml")
+PLATFORMS = ("host", "gvisor", "uml", "lwip", "wine")
+# Platforms whose cases run inside a sandbox; lwip and wine run in this
+# pytest, through the stack agent (conformance/stacks.py).
+SANDBOXES = ("gvisor", "uml")
 # pytest's exit codes -> ours, when no report came back: 0 all acceptable, 1 a failing
 # verdict, 2 bad input. With a report, its own rule decides (collect.exit_code).
 _EXIT = {0: 0, 1: 1, 2: 1, 3: 1, 4: 2, 5: 2}
@@ -42,7 +45,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     run.add_argument("-n", dest="workers", type=checks.workers, default="0",
                      help="pytest-xdist workers: a number or 'auto' (default 0: in-process); "
                           "with --platform gvisor or uml, how many sandboxes run side by "
-                          "side, each pinned to one CPU ('auto': one per CPU; 0: one)")
+                          "side, each pinned to one CPU ('auto': one per CPU; 0: one); "
+                          "with lwip or wine, workers each with their own stack agent")
     run.add_argument("-k", dest="keyword", type=checks.keyword,
                      help="only cases matching this pytest -k expression")
     run.add_argument("--platform", default="host",
@@ -117,7 +121,7 @@ def pytest_args(args: argparse.Namespace, out: Path | None) -> list[str]:
 
 
 def main(args: argparse.Namespace) -> int:
-    from conformance import expectations
+    from conformance import agent, expectations, stacks
     from conformance.commands import gate
     from conformance.report.write import check_directory
 
@@ -125,7 +129,7 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError(
             f"unknown platform {args.platform!r}; expected one of {', '.join(PLATFORMS)}"
         )
-    if args.platform == "host":
+    if args.platform not in SANDBOXES:
         count = (os.cpu_count() or 1) if args.workers == "auto" else int(args.workers)
         short = checks.worker_room(count)
         if short:
@@ -135,6 +139,10 @@ def main(args: argparse.Namespace) -> int:
             args.workers = "0"
     # Read and check --baseline/--junit before anything (even --out) is created.
     baseline = gate.preflight(args)
+    build = stacks.get(args.platform).agent
+    if build is not None:
+        # A missing compiler, library or Wine is one line before pytest starts.
+        agent.command(build)
     out = check_directory(Path(args.out)).resolve()
     if args.expectations:
         # Through the environment, so xdist workers and sandboxed runs see it too.
@@ -181,7 +189,7 @@ def _run_once(args: argparse.Namespace, out: Path) -> tuple[int, dict[str, Any] 
         # that directory clean (and works when it is read-only).
         with tempfile.TemporaryDirectory(prefix="socket-conformance-hypothesis-") as store:
             os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = store
-            if args.platform != "host":
+            if args.platform in SANDBOXES:
                 import importlib
 
                 from conformance.runners import sandbox

@@ -16,7 +16,7 @@ Where each concern lives:
 - ``judging``: a case body's observation -> a verdict -> the phase's ending;
 - ``reruns``: the attempts of an instance and the per-instance guard;
 - ``leaks``: sockets a case left open;
-- ``ordering``: Hypothesis searches are handed out first;
+- ``ordering``: the stack's backends' instances only, Hypothesis searches first;
 - ``controller``: gathers results (``conformance.collect``), writes the report;
 - ``watchdog``: the run's deadline, stopped workers, interrupts;
 - ``pytest_private``: the pytest internals used, each behind one function.

@@ -15,11 +15,13 @@ KIT = pytest.StashKey[Any]()
 @pytest.fixture
 def kit(request: pytest.FixtureRequest) -> Iterator[Any]:
     """Sockets for one case instance, with the instance's backend; closed at teardown."""
+    from conformance import stacks
     from conformance.backends import Tracker
     from conformance.kit import Kit
 
+    default = stacks.current().backends[0]
     callspec = getattr(request.node, "callspec", None)
-    backend = callspec.params.get("backend", "python") if callspec else "python"
+    backend = callspec.params.get("backend", default) if callspec else default
     k = Kit(backend, Tracker())
     request.node.stash[KIT] = k
     yield k

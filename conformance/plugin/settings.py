@@ -35,15 +35,20 @@ def of(config: pytest.Config) -> Settings:
 
 def load(config: pytest.Config) -> Settings:
     """Probe the platform, load the expectations, check the options; keep them on ``config``."""
-    from conformance import expectations, probe
+    from conformance import expectations, probe, stacks
     from conformance.checks import stack_name
+    from conformance.errors import UsageError
 
     try:
         stack = stack_name(option(config, options.STACK) or "host")
     except ValueError as exc:
         raise pytest.UsageError(f"{options.STACK[0]}: {exc}") from None
+    stacks.use(stack)
     exp_dir = option(config, options.EXPECTATIONS)
-    plat = probe.fingerprint(stack)
+    try:
+        plat = probe.fingerprint(stack)
+    except UsageError as exc:  # a stack agent that cannot be built or started
+        raise pytest.UsageError(str(exc)) from None
     overlay = Path(exp_dir) if exp_dir else None
     try:
         if hasattr(config, "workerinput"):
