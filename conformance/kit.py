@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable
 from typing import Any
 
-from conformance import blocking, errnos, limits
+from conformance import deadlines, errnos, limits
 from conformance.backends import Address, Socket, Tracker, open_socket, wait
 from conformance.errors import Unsupported
 
@@ -199,13 +199,13 @@ class Kit:
 
         The backend polls: an agent's sockets are not this process's descriptors.
         """
-        blocking.before_wait()
+        deadlines.before_wait()
         return wait(readers, writers, timeout)
 
     @staticmethod
     def readable(sock: Socket, timeout: float) -> bool:
         """Whether ``sock`` becomes readable within ``timeout`` seconds (poll, no sleep)."""
-        blocking.before_wait()
+        deadlines.before_wait()
         return bool(wait([sock], [], timeout)[0])
 
     @staticmethod
@@ -225,25 +225,25 @@ class Kit:
 
     @staticmethod
     def writable(sock: Socket, timeout: float) -> bool:
-        blocking.before_wait()
+        deadlines.before_wait()
         return bool(wait([], [sock], timeout)[1])
 
     def recv_within(self, sock: Socket, n: int = 65536, timeout: float = DEADLINE_S) -> bytes:
         """recv() that raises DeadlineExceeded instead of hanging."""
         if not self.readable(sock, timeout):
-            raise blocking.missed(f"recv: nothing readable within {timeout}s")
+            raise deadlines.missed(f"recv: nothing readable within {timeout}s")
         return sock.recv(n)
 
     def recvfrom_within(
         self, sock: Socket, n: int = 65536, timeout: float = DEADLINE_S
     ) -> tuple[bytes, Address | None]:
         if not self.readable(sock, timeout):
-            raise blocking.missed(f"recvfrom: nothing readable within {timeout}s")
+            raise deadlines.missed(f"recvfrom: nothing readable within {timeout}s")
         return sock.recvfrom(n)
 
     def accept_within(self, sock: Socket, timeout: float = DEADLINE_S) -> tuple[Socket, Address]:
         if not self.readable(sock, timeout):
-            raise blocking.missed(f"accept: no connection within {timeout}s")
+            raise deadlines.missed(f"accept: no connection within {timeout}s")
         try:
             return sock.accept()
         except OSError as exc:
@@ -262,7 +262,7 @@ class Kit:
         """
         from conformance.blocking import BlockedCall
 
-        blocking.before_wait()
+        deadlines.before_wait()
         call = BlockedCall(lambda: sock.connect(addr)).start()
         if not call.wait(timeout):
             try:
@@ -270,7 +270,7 @@ class Kit:
             except OSError:
                 pass  # not connected yet on some stacks; the wait below still bounds it
             call.wait(timeout)
-            raise blocking.missed(f"connect: not finished within {timeout}s")
+            raise deadlines.missed(f"connect: not finished within {timeout}s")
         if call.error is not None:
             raise call.error
 

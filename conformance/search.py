@@ -111,7 +111,7 @@ def check(test: Callable[[], None]) -> dict[str, Any]:
 
         chosen = random.getrandbits(32)
         test = seed_decorator(chosen)(test)
-    from conformance.blocking import search_deadlines
+    from conformance.deadlines import search_deadlines
 
     try:
         with with_reporter(lambda line: lines.append(str(line))), search_deadlines():

@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from conformance import blocking, errnos
+from conformance import deadlines, errnos
 from conformance.backends import (
     FAMILY,
     KNOWN_FLAGS,
@@ -122,7 +122,7 @@ class Agent:
                             "the stack agent is another process and does not share the change")
         if self.dead is not None:
             raise HarnessError(f"the {self.build} stack agent has died: {self.dead}")
-        blocking.before_wait()
+        deadlines.before_wait()
         rid = next(self._ids)
         slot: list[Any] = [threading.Event(), None]
         with self._lock:
@@ -135,7 +135,7 @@ class Agent:
                 self.proc.stdin.flush()
             # The calling thread waits on a pipe while the call runs in the agent:
             # blocking proofs must not read this thread's system call.
-            with blocking.elsewhere():
+            with deadlines.elsewhere():
                 answered = slot[0].wait(deadline)
         except (BrokenPipeError, ValueError):
             answered = True
@@ -144,7 +144,7 @@ class Agent:
                 self._pending.pop(rid, None)
         if not answered:
             self.stuck = True
-            raise blocking.missed(f"stack agent: {op} did not return within {deadline}s")
+            raise deadlines.missed(f"stack agent: {op} did not return within {deadline}s")
         reply = slot[1]
         if reply is None:
             self.proc.wait()
