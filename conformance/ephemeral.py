@@ -15,8 +15,9 @@ def port_range() -> tuple[int, int, str]:
     """(first, last, where it was read) of the ephemeral range for IPv4."""
     from conformance import stacks
 
-    if stacks.current().port_range is not None:
-        return stacks.current().port_range
+    declared = stacks.current().port_range
+    if declared is not None:
+        return declared
     if sys.platform.startswith("linux"):
         try:
             with open(LINUX_RANGE) as f:

@@ -170,16 +170,17 @@ class Kit:
     def try_socket(self, family: int, type: int) -> None:
         """socket() with raw numbers, closed at once: OSError carries the errno."""
         if self.backend == "libc":
-            from conformance.backends.libc import try_socket
+            from conformance.backends import libc
+
+            libc.try_socket(family, type)
         elif self.backend == "agent":
-            from conformance.backends.agent import try_socket
+            from conformance.backends import agent
+
+            agent.try_socket(family, type)
         else:
             import socket
 
-            def try_socket(family: int, type: int) -> None:
-                socket.socket(family, type).close()
-
-        try_socket(family, type)
+            socket.socket(family, type).close()
 
     @staticmethod
     def descriptor(sock: Socket) -> int:

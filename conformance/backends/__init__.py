@@ -210,7 +210,8 @@ def wait(
     if any(s.backend == "agent" for s in every):
         from conformance.backends import agent
 
-        return agent.wait(readers, writers, timeout)  # type: ignore[arg-type]
+        ready_r, ready_w = agent.wait(readers, writers, timeout)  # type: ignore[arg-type]
+        return list(ready_r), list(ready_w)
     import select
 
     r, w, _ = select.select([s.fileno() for s in readers], [s.fileno() for s in writers], [],

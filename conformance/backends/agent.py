@@ -156,7 +156,7 @@ class Agent:
             global _sigpipes
             _sigpipes += 1
         if status == "ok":
-            return rest.split()
+            return [str(word) for word in rest.split()]
         if status == "err":
             raw = errnos.from_number(int(rest), self.errno_space)
             raise StackError(raw, op)
@@ -392,8 +392,8 @@ class AgentSocket:
 
 def try_socket(family: int, type: int) -> None:
     """socket() with raw numbers (the host's, mapped to names where the stack has them)."""
-    fam = {v: k for k, v in FAMILY.items()}.get(family, f"#{family}")
-    typ = {v: k for k, v in TYPE.items()}.get(type, f"#{type}")
+    fam = {int(v): k for k, v in FAMILY.items()}.get(family, f"#{family}")
+    typ = {int(v): k for k, v in TYPE.items()}.get(type, f"#{type}")
     agent = running(_build())
     fd = agent.call("socket", fam, typ)[0]
     agent.call("close", fd)
