@@ -67,6 +67,7 @@ class Agent:
 
         self.build = build
         self.pid = os.getpid()
+        self._af_unix: bool | None = None
         self.stuck = False
         self.dead: str | None = None
         self._ids = itertools.count(1)
@@ -163,6 +164,23 @@ class Agent:
         if status == "unsupported":
             raise Unsupported(f"{self.build} stack: {rest}")
         raise HarnessError(f"the {self.build} stack agent sent {reply[:80]!r} for {op}")
+
+    def has_af_unix(self) -> bool:
+        """Whether the stack binds an AF_UNIX socket to a path (lwIP makes one and cannot)."""
+        if self._af_unix is None:
+            import tempfile
+
+            self._af_unix = False
+            fd = self.call("socket", "unix", "stream")[0]
+            try:
+                with tempfile.TemporaryDirectory(prefix="sc-") as d:
+                    self.call("bind", fd, "unix", os.fsencode(os.path.join(d, "p")).hex(), 0)
+                self._af_unix = True
+            except (OSError, Unsupported):
+                pass
+            finally:
+                self.call("close", fd)
+        return self._af_unix
 
     def stop(self) -> None:
         try:
@@ -272,6 +290,8 @@ class AgentSocket:
         if family not in FAMILY or type not in TYPE:
             raise KeyError(family if family not in FAMILY else type)
         agent = running(_build())
+        if family == "unix" and not agent.has_af_unix():
+            raise Unsupported(f"{agent.build} stack: AF_UNIX sockets cannot be bound to a path")
         fd = int(agent.call("socket", family, type)[0])
         return cls(agent, fd, family, type, tracker)
 
