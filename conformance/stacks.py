@@ -30,6 +30,11 @@ class Stack:
     # The ephemeral port range where the stack publishes it outside the host's
     # own sysctls: (first, last, where it is stated).
     port_range: tuple[int, int, str] | None = None
+    # The per-case last-resort limit (pytest-timeout) when --timeout is not given.
+    # An agent's instance may wait out several 12 s request deadlines, and the
+    # first one in a worker starts the agent (a new Wine prefix takes 15 s or
+    # more); a guard shorter than that has the watchdog kill a working worker.
+    guard_s: float = 20.0
 
 
 _AGENT_NETNS = ("its sockets live in the stack agent ({}), which the suite's network-"
@@ -48,13 +53,15 @@ STACKS = {
         port_range=(0xC000, 0xFFFF, "lwIP 2.1.3 tcp.c/udp.c TCP_LOCAL_PORT_RANGE_START.."
                                     "TCP_LOCAL_PORT_RANGE_END (not overridden by Debian's "
                                     "lwipopts.h)"),
+        guard_s=180.0,
     ),
     "wine": Stack(
         "wine", ("agent",), agent="wine",
         no_namespaces=_AGENT_NETNS.format("a Windows program under Wine, in the host's "
                                           "namespace"),
+        guard_s=180.0,
     ),
-    "agent-libc": Stack("agent-libc", ("agent", "libc"), agent="libc"),
+    "agent-libc": Stack("agent-libc", ("agent", "libc"), agent="libc", guard_s=180.0),
 }
 
 _current = STACKS["host"]

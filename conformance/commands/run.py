@@ -51,8 +51,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                      help="only cases matching this pytest -k expression")
     run.add_argument("--platform", default="host",
                      help=f"where to run: {', '.join(PLATFORMS)} (default host)")
-    run.add_argument("--timeout", type=checks.seconds("a per-case limit"), default=20.0,
-                     help="last-resort per-case limit in seconds (pytest-timeout)")
+    run.add_argument("--timeout", type=checks.seconds("a per-case limit"), default=None,
+                     help="last-resort per-case limit in seconds (pytest-timeout; default "
+                          "20, 180 for the stack-agent platforms lwip and wine)")
     run.add_argument("--deadline", type=checks.seconds("a deadline"), default=900.0,
                      help="stop the run (the sandboxes, or the host run's workers) after "
                           "this many seconds and report what completed (default 900)")
@@ -88,6 +89,8 @@ def pytest_args(args: argparse.Namespace, out: Path | None) -> list[str]:
     """The pytest command line for the shipped cases: a host run writes its report
     into ``out``; a sandboxed run (``out`` None) leaves the report and the
     choice of workers (sandboxes) to the host."""
+    from conformance import stacks
+
     where = cases_dir()
     argv = [
         str(where), *map(str, args.cases),
@@ -100,7 +103,8 @@ def pytest_args(args: argparse.Namespace, out: Path | None) -> list[str]:
         "--rootdir", str(where),
         "-c", str(where / "pytest.ini"),
         "--conformance-stack", args.platform,
-        "--timeout", str(args.timeout),
+        "--timeout", str(args.timeout if args.timeout is not None
+                         else stacks.get(args.platform).guard_s),
         "--conformance-reruns", str(args.reruns),
         # The CLI imported the package before pytest could mark it for assertion
         # rewriting; the plugin asserts nothing, so the warning is noise.
