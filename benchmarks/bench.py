@@ -30,6 +30,13 @@ What it measures, and how (nothing inside the suite is instrumented):
   a busy machine it moves far less than the wall time, so it says whether a
   slow wall time was the suite's doing or the neighbours'.
 
+The runs are made the way a user's machine runs the suite: with Python's bytecode
+cache on (``PYTHONDONTWRITEBYTECODE`` is removed from the children's environment;
+an installed package ships or writes its ``.pyc`` files, and without them every
+process compiles the suite's and pytest's modules from source on every run), and
+after one warm-up run per platform that is not counted (it writes the cache,
+and reads the files into the page cache, as any earlier run would have).
+
 A sandbox platform (``--platform gvisor`` or ``uml``) whose CLI run exits 2
 (not installed, or not supported by this build of the suite) is skipped with
 the CLI's own one-line reason.
@@ -191,6 +198,13 @@ class RssSampler:
                 for k, v in rows.items()}
 
 
+def child_env() -> dict[str, str]:
+    """The runs' environment: this one with the bytecode cache on (module docstring)."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 def run_once(platform_name: str, workers: str, extra: list[str]) -> Run:
     """One whole CLI run into a fresh output directory, and its figures."""
     load = os.getloadavg()[0]
@@ -201,7 +215,7 @@ def run_once(platform_name: str, workers: str, extra: list[str]) -> Run:
         with open(Path(tmp) / "log", "w+") as log:
             start = time.perf_counter()
             proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, cwd=tmp)
+                                    stdin=subprocess.DEVNULL, cwd=tmp, env=child_env())
             with RssSampler(proc.pid) as sampler:
                 # wait4 rather than Popen.wait: it also returns the tree's ru_maxrss.
                 _, status, usage = os.wait4(proc.pid, 0)
@@ -269,7 +283,6 @@ def machine() -> dict[str, Any]:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "commit": commit,
-        "PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE", ""),
     }
 
 
@@ -313,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
 
     info = machine()
     print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items() if v))
+    print("bytecode cache on; one uncounted warm-up run per platform")
     print(f"command: {' '.join(cli_argv())} run -q -n N --out <tmp> --platform P "
           f"{' '.join(args.extra)}".rstrip())
     configs = [("host", w) for w in args.workers.split(",")]
@@ -320,7 +334,11 @@ def main(argv: list[str] | None = None) -> int:
         configs += [("gvisor", configs[-1][1]), ("uml", configs[-1][1])]
     every: list[Run] = []
     shown: dict[str, Run] = {}
+    warmed: set[str] = set()
     for plat, workers in configs:
+        if plat not in warmed:
+            warmed.add(plat)
+            run_once(plat, workers, args.extra)  # the warm-up run (module docstring)
         runs = []
         for _ in range(max(1, args.repeat)):
             run = run_once(plat, workers, args.extra)

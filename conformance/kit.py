@@ -301,7 +301,8 @@ class Kit:
 
             agent.release()
         if self._tmpdir is not None:
-            self._tmpdir.cleanup()
+            limits.release(self._tmpdir)
+            self._tmpdir = None
 
 
 class _Owner:

@@ -14,13 +14,19 @@ the stack returned or a harness bug.
   on the BSDs and macOS), so socket paths under a long TMPDIR do not fit.
   They come from a private directory under the first temporary base whose
   paths are shown to fit, by binding the longest path the suite uses there.
+  An instance that is done with its directory hands it back (``release``):
+  emptied, it becomes the next instance's, so a run does not remove and make
+  a directory per instance (on a file system mounted with ``discard`` each
+  removal is a synchronous TRIM: 1 to 3 ms here, more than many cases cost).
 """
 
 from __future__ import annotations
 
+import atexit
 import errno
 import os
 import socket
+import stat
 import tempfile
 
 from conformance.errors import EnvironmentLimit
@@ -89,14 +95,26 @@ def _fits(directory: str) -> bool:
 _fitting: dict[tuple[str, ...], str] = {}
 
 
+# An emptied private directory per prefix, handed back by ``release`` for the next
+# caller of this process; removed at exit by its TemporaryDirectory finalizer.
+_spare: dict[str, tempfile.TemporaryDirectory[str]] = {}
+_spares_removed_at_exit = False
+
+
 def unix_socket_dir(prefix: str = "sc-") -> tempfile.TemporaryDirectory[str]:
-    """A private (0700) directory whose socket paths fit ``sun_path``; remove it after use.
+    """A private (0700), empty directory whose socket paths fit ``sun_path``; give it
+    back with ``release`` (or remove it with ``cleanup()``) after use.
 
     Names inside it must be at most 11 bytes long. Raises EnvironmentLimit when
     no writable temporary base gives paths short enough.
     """
     bases = tuple(_bases())
     key = (prefix, *bases)
+    spare = _spare.pop(prefix, None)
+    if spare is not None:
+        if os.path.dirname(spare.name) == _fitting.get(key) and _pristine(spare.name):
+            return spare
+        spare.cleanup()
     if key in _fitting:
         try:
             return tempfile.TemporaryDirectory(prefix=prefix, dir=_fitting[key])
@@ -117,3 +135,48 @@ def unix_socket_dir(prefix: str = "sc-") -> tempfile.TemporaryDirectory[str]:
     raise EnvironmentLimit(
         "no temporary directory gives AF_UNIX socket paths short enough "
         f"for sun_path; tried {', '.join(tried) or 'none'}")
+
+
+def _pristine(path: str) -> bool:
+    """Whether ``path`` is still an empty directory of ours that only we can enter."""
+    try:
+        st = os.lstat(path)
+        empty = not os.listdir(path)
+    except OSError:
+        return False
+    return (empty and stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid()
+            and stat.S_IMODE(st.st_mode) == 0o700)
+
+
+def release(directory: tempfile.TemporaryDirectory[str], prefix: str = "sc-") -> None:
+    """Hand back a directory from ``unix_socket_dir``: its sockets and files are
+    removed and it is kept, empty, for the next caller; one that holds a directory,
+    or whose mode or owner changed, is removed whole instead."""
+    if prefix in _spare:
+        directory.cleanup()
+        return
+    try:
+        entries = list(os.scandir(directory.name))
+        if any(e.is_dir(follow_symlinks=False) for e in entries):
+            directory.cleanup()
+            return
+        for entry in entries:
+            os.unlink(entry.path)
+    except OSError:
+        directory.cleanup()
+        return
+    if not _pristine(directory.name):
+        directory.cleanup()
+        return
+    global _spares_removed_at_exit
+    if not _spares_removed_at_exit:
+        # Registered after the directory's own finalizer, so it runs first: the
+        # spare is removed quietly, not with the finalizer's ResourceWarning.
+        atexit.register(_remove_spares)
+        _spares_removed_at_exit = True
+    _spare[prefix] = directory
+
+
+def _remove_spares() -> None:
+    while _spare:
+        _spare.popitem()[1].cleanup()

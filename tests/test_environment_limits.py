@@ -12,6 +12,7 @@ import errno
 import json
 import os
 import resource
+import socket
 import stat
 import subprocess
 import sys
@@ -191,4 +192,42 @@ def test_unix_socket_dir_probes_a_base_once_then_reuses_it(tmp_path, monkeypatch
         assert first.name != second.name
     finally:
         first.cleanup()
+        second.cleanup()
+
+
+def test_a_released_unix_socket_dir_is_the_next_one_emptied(tmp_path, monkeypatch):
+    monkeypatch.setattr(limits, "_bases", lambda: [str(tmp_path)])
+    monkeypatch.setattr(limits, "_fitting", {})
+    monkeypatch.setattr(limits, "_spare", {})
+    first = limits.unix_socket_dir()
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(os.path.join(first.name, "s0"))
+    os.symlink("s0", os.path.join(first.name, "s1"))
+    limits.release(first)
+    second = limits.unix_socket_dir()
+    try:
+        assert second.name == first.name
+        assert os.listdir(second.name) == []
+        assert stat.S_IMODE(os.stat(second.name).st_mode) == 0o700
+    finally:
+        second.cleanup()
+
+
+@pytest.mark.parametrize("change", ["subdirectory", "mode"])
+def test_a_released_unix_socket_dir_a_case_changed_is_removed(change, tmp_path, monkeypatch):
+    monkeypatch.setattr(limits, "_bases", lambda: [str(tmp_path)])
+    monkeypatch.setattr(limits, "_fitting", {})
+    monkeypatch.setattr(limits, "_spare", {})
+    first = limits.unix_socket_dir()
+    if change == "subdirectory":
+        os.mkdir(os.path.join(first.name, "locked"), 0o555)
+    else:
+        os.chmod(first.name, 0o755)
+    limits.release(first)
+    assert not os.path.exists(first.name)
+    second = limits.unix_socket_dir()
+    try:
+        assert second.name != first.name
+        assert os.listdir(second.name) == []
+    finally:
         second.cleanup()

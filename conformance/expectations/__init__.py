@@ -268,6 +268,36 @@ def load_family(family: str, overlay: Path | None = None) -> ExpectationSet:
     return ExpectationSet(family, entries)
 
 
+# What load_all read, by overlay, with the files' signature: ``run`` checks every
+# file before pytest starts and the plugin, in the same process, reads them again.
+_loaded: dict[Path | None, tuple[tuple[Any, ...], dict[str, ExpectationSet]]] = {}
+
+
 def load_all(overlay: Path | None = None) -> dict[str, ExpectationSet]:
-    """Every family plus the POSIX baseline, each overlaid with the user's entries."""
-    return {f: load_family(f, overlay) for f in (*FAMILIES, BASELINE)}
+    """Every family plus the POSIX baseline, each overlaid with the user's entries.
+
+    Parsed once per process while no file changes (name, size and mtime of
+    every file read): the result is not to be modified.
+    """
+    signature = _signature(overlay)
+    known = _loaded.get(overlay)
+    if known is not None and known[0] == signature:
+        return known[1]
+    sets = {f: load_family(f, overlay) for f in (*FAMILIES, BASELINE)}
+    _loaded[overlay] = (signature, sets)
+    return sets
+
+
+def _signature(overlay: Path | None) -> tuple[Any, ...]:
+    found: list[Any] = []
+    for base in (data_dir(), overlay):
+        if base is None:
+            continue
+        for family in (*FAMILIES, BASELINE):
+            for path in [base / f"{family}.toml", *sorted((base / family).glob("*.toml"))]:
+                try:
+                    st = path.stat()
+                except OSError:
+                    continue
+                found.append((str(path), st.st_size, st.st_mtime_ns, st.st_ino))
+    return tuple(found)
