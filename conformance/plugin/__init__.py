@@ -17,6 +17,7 @@ Where each concern lives:
 - ``reruns``: the attempts of an instance and the per-instance guard;
 - ``leaks``: sockets a case left open;
 - ``ordering``: the stack's backends' instances only, Hypothesis searches first;
+- ``heap``: the collected session kept out of the garbage collector's walks;
 - ``controller``: gathers results (``conformance.collect``), writes the report;
 - ``watchdog``: the run's deadline, stopped workers, interrupts;
 - ``pytest_private``: the pytest internals used, each behind one function.

@@ -46,6 +46,7 @@ def activate(config: pytest.Config) -> None:
         controller,
         fixtures,
         guard,
+        heap,
         judging,
         leaks,
         ordering,
@@ -54,6 +55,6 @@ def activate(config: pytest.Config) -> None:
     )
 
     settings.load(config)
-    for module in (fixtures, guard, judging, leaks, ordering, reruns):
+    for module in (fixtures, guard, heap, judging, leaks, ordering, reruns):
         config.pluginmanager.register(module, module.__name__)
     controller.install(config)
