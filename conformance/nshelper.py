@@ -82,6 +82,20 @@ def errno_name(err: int) -> str:
     return errno.errorcode.get(err, f"errno{err}")
 
 
+# Running out of descriptors is the machine's limit, not a platform without
+# namespaces: those errnos go back with any failure, so the suite names the limit.
+_LIMIT_ERRNOS = (errno.EMFILE, errno.ENFILE)
+
+
+def _failure(exc: Exception, key: str, with_errno: bool) -> Msg:
+    """A failure reply: the message under ``key``, and the errno name when it
+    is wanted (``with_errno``) or says the helper ran out of descriptors."""
+    failure: Msg = {"ok": False, key: str(exc)}
+    if isinstance(exc, OSError) and (with_errno or exc.errno in _LIMIT_ERRNOS):
+        failure["errno"] = errno_name(exc.errno or 0)
+    return failure
+
+
 class _Libc:
     def __init__(self) -> None:
         self.lib = ctypes.CDLL(None, use_errno=True)
@@ -277,9 +291,8 @@ def _reply(conn: socket.socket, msg: Msg,
     try:
         reply, fd = do(msg)
     except (Unavailable, OSError) as exc:
-        reply = {"ok": False, "error": str(exc)}
-        if isinstance(exc, OSError) and msg["op"] != "build":
-            reply["errno"] = errno_name(exc.errno or 0)
+        # A build that fails means no topology here (skipped), unless it ran out of descriptors.
+        reply = _failure(exc, "error", with_errno=msg["op"] != "build")
     try:
         socket.send_fds(conn, [marshal.dumps(reply)], [fd] if fd is not None else [])
     finally:
@@ -456,7 +469,7 @@ def serve(path: str) -> None:
     try:
         userns = _private_netns(libc)
     except (Unavailable, OSError) as exc:
-        os.write(1, marshal.dumps({"ok": False, "reason": str(exc)}))
+        os.write(1, marshal.dumps(_failure(exc, "reason", with_errno=False)))
         return
     with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as listener:
         server = _Server(libc, [0, listener.fileno()])

@@ -79,7 +79,7 @@ import sys
 import time
 from collections.abc import Mapping
 from contextlib import ExitStack
-from typing import Any
+from typing import Any, NoReturn
 
 from conformance import limits, nshelper
 from conformance.nshelper import ADDRESSES, HOST, INTERFACES, PEER
@@ -132,7 +132,7 @@ class Helper:
             raise
         if not ready.get("ok"):
             self.close()
-            raise TopologyUnavailable(ready.get("reason", "the namespace helper failed"))
+            _raise_failure(ready, ready.get("reason", "the namespace helper failed"))
         self.userns: bool = ready["userns"]
 
     def _read_ready(self, deadline: float) -> dict[str, Any]:
@@ -187,21 +187,35 @@ class Helper:
             try:
                 c.connect(self._path)
                 c.send(marshal.dumps(dict(msg)))
-                data, fds, _, _ = socket.recv_fds(c, 65536, 1)
+                data, fds, flags, _ = socket.recv_fds(c, 65536, 1)
             except TimeoutError:
                 raise DeadlineExceeded(
                     f"the namespace helper did not answer {msg['op']} "
                     f"within {deadline}s") from None
+        if flags & socket.MSG_CTRUNC:
+            for fd in fds:
+                os.close(fd)
+            # Room was made for the one descriptor the helper passes, so the kernel
+            # dropped it for want of a free slot in this process's table.
+            dropped = OSError(errno.EMFILE, "the descriptor the namespace helper passed "
+                                            f"with its {msg['op']} reply was dropped")
+            limits.check_errno(dropped)
+            raise dropped
         reply: dict[str, Any] = (marshal.loads(data) if data
                  else {"ok": False, "error": "the namespace helper closed the connection"})
         if not reply.get("ok"):
             for fd in fds:
                 os.close(fd)
-            err = getattr(errno, reply.get("errno") or "", None)
-            if err is not None:
-                raise OSError(err, reply.get("error", ""))
-            raise TopologyUnavailable(reply.get("error", "the namespace helper failed"))
+            _raise_failure(reply, reply.get("error", "the namespace helper failed"))
         return reply, (fds[0] if fds else None)
+
+
+def _raise_failure(reply: Mapping[str, Any], message: str) -> NoReturn:
+    """Raise the helper's failure: OSError when it sent an errno, else TopologyUnavailable."""
+    err = getattr(errno, reply.get("errno") or "", None)
+    if err is not None:
+        raise OSError(err, message)
+    raise TopologyUnavailable(message)
 
 
 _shared: Helper | None = None

@@ -322,3 +322,59 @@ def test_cases_are_skipped_with_the_reason(pytester):
     verdicts = {(r["id"], r["verdict"]) for r in report["results"]}
     assert verdicts == {("bind.nic.wildcard", "skipped")}
     assert all("`ip` command was not found" in r["message"] for r in report["results"])
+
+
+def _fill_descriptor_table(leave_free: int) -> tuple[list[int], tuple[int, int]]:
+    """Lower RLIMIT_NOFILE just above the descriptors in use and take every free
+    slot but ``leave_free``; returns what to close and the limit to restore."""
+    import resource
+
+    saved = resource.getrlimit(resource.RLIMIT_NOFILE)
+    highest = max(int(fd) for fd in os.listdir("/proc/self/fd"))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (highest + 8, saved[1]))
+    taken: list[int] = []
+    try:
+        while True:
+            taken.append(os.dup(0))
+    except OSError:
+        pass
+    for _ in range(leave_free):
+        os.close(taken.pop())
+    return taken, saved
+
+
+def test_a_socket_the_kernel_drops_for_a_full_descriptor_table_names_the_limit(monkeypatch):
+    # Python 3.13 starts the helper with posix_spawn (no error pipe), so at a low
+    # limit it starts where 3.11 ran out; the socket it then passes back found
+    # no free slot, and the kernel dropped it (MSG_CTRUNC) instead of failing.
+    import resource
+
+    from conformance import limits
+    from conformance.errors import EnvironmentLimit
+
+    owner = _Owner("libc")
+    with _build(peer=False) as topo:
+        # One slot left: the request's own socket takes it, the passed one finds none.
+        taken, saved = _fill_descriptor_table(leave_free=1)
+        try:
+            monkeypatch.setattr(limits, "_NOFILE_AT_START",
+                                resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+            with pytest.raises(EnvironmentLimit, match="descriptor limit"):
+                topo.socket(owner, HOST, "inet", "dgram")
+        finally:
+            for fd in taken:
+                os.close(fd)
+            resource.setrlimit(resource.RLIMIT_NOFILE, saved)
+            owner.tracker.close_all()
+
+
+@pytest.mark.parametrize(("err", "sent"), [("EMFILE", True), ("ENFILE", True), ("EPERM", False)])
+def test_a_build_that_ran_out_of_descriptors_says_so_and_any_other_failure_skips(err, sent):
+    import errno
+
+    from conformance import nshelper
+
+    failure = nshelper._failure(OSError(getattr(errno, err), "x"), "error", with_errno=False)
+    assert failure.get("errno") == (err if sent else None)
+    with pytest.raises(OSError if sent else TopologyUnavailable):
+        topology._raise_failure(failure, failure["error"])
