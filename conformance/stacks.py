@@ -35,6 +35,11 @@ class Stack:
     # first one in a worker starts the agent (a new Wine prefix takes 15 s or
     # more); a guard shorter than that has the watchdog kill a working worker.
     guard_s: float = 20.0
+    # Whether an `error` result fails the run's job (report/judge.py). The
+    # agent stacks are observed only: under -n auto a run could end with
+    # instances left unreported while lwIP hung in a call (README, "lwIP and
+    # Wine: the stack agent"); their errors are listed, a broken run still fails.
+    gating: bool = True
 
 
 _AGENT_NETNS = ("its sockets live in the stack agent ({}), which the suite's network-"
@@ -54,12 +59,14 @@ STACKS = {
                                     "TCP_LOCAL_PORT_RANGE_END (not overridden by Debian's "
                                     "lwipopts.h)"),
         guard_s=180.0,
+        gating=False,
     ),
     "wine": Stack(
         "wine", ("agent",), agent="wine",
         no_namespaces=_AGENT_NETNS.format("a Windows program under Wine, in the host's "
                                           "namespace"),
         guard_s=180.0,
+        gating=False,
     ),
     "agent-libc": Stack("agent-libc", ("agent", "libc"), agent="libc", guard_s=180.0),
 }

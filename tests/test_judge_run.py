@@ -22,7 +22,8 @@ def _report(directory: Path, verdicts: list[str]) -> Path:
     results = [{"id": f"x.case{i}", "params": {"family": "inet"}, "verdict": v,
                 "message": "boom" if v == "error" else ""} for i, v in enumerate(verdicts)]
     path = directory / "linux-6.18-x86_64-host.json"
-    path.write_text(json.dumps({"results": results, "summary": {}}))
+    path.write_text(json.dumps({"platform": {"stack": "host"}, "results": results,
+                                "summary": {}}))
     return path
 
 
@@ -54,3 +55,9 @@ def test_a_missing_baseline_is_said_in_the_summary(tmp_path, judge, monkeypatch)
     _report(tmp_path / "r", ["conforms"])
     assert judge(0, tmp_path / "r", tmp_path / "none.json") == 0
     assert "regression check skipped" in summary.read_text()
+
+
+def test_two_reports_in_one_directory_fail(tmp_path, judge):
+    path = _report(tmp_path / "r", ["conforms"])
+    path.with_name("other-platform.json").write_text(path.read_text())
+    assert judge(0, tmp_path / "r", tmp_path / "none.json") == 1

@@ -71,6 +71,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     run.add_argument("--baseline", metavar="OLD.json",
                      help="then gate the new report against this one: the exit status is "
                           "the gate's (see the gate command)")
+    run.add_argument("--judge", action="store_true",
+                     help="exit as a platform's CI or tox job is judged: 1 only when the "
+                          "run broke (an `error` result, no report) or, with --baseline, "
+                          "regressed; results that deviate or time out are the platform's "
+                          "findings, not failures (lwip and wine are observed: their errors "
+                          "are listed without failing)")
     run.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML")
     run.add_argument("--explore", action="store_true",
                      help="Hypothesis 'explore' profile: many more examples, a random seed "
@@ -161,12 +167,34 @@ def main(args: argparse.Namespace) -> int:
     # Hypothesis settings (search.py), so it switches this off for its workers.
     for name in [v for v in os.environ if v.startswith("HYPOTHESIS_EXPERIMENTAL_OBSERVABILITY")]:
         del os.environ[name]
+    if args.judge and args.repeat > 1:
+        raise UsageError("--judge judges one run; it does not combine with --repeat")
     if args.repeat > 1:
         # Each repetition is an ordinary single run; repeat.py compares their reports.
         single = argparse.Namespace(**dict(vars(args), repeat=1))
         return repeat.repeat(args.repeat, lambda: _run_once(single, out), print)
     code, report = _run_once(args, out)
-    return gate.after_run(args, report, baseline, code)
+    gated = gate.after_run(args, report, baseline, code)
+    if not args.judge:
+        return gated
+    return _judged(code, report, regressed=baseline is not None and gated != 0)
+
+
+def _judged(code: int, report: dict[str, Any] | None, regressed: bool) -> int:
+    """``--judge``: print the judgement (report/judge.py) and return the exit status."""
+    from conformance.report.judge import judge
+
+    failed, why = judge(code, report)
+    if regressed:
+        failed = True
+        why.append("the report regresses against the baseline (the gate's lines above)")
+    print(f"judged: {'fails' if failed else 'passes'}"
+          + ("" if why else " (results that deviate or time out are findings, not failures)"))
+    for line in why:
+        print(line)
+    if code not in (0, 1):
+        return code
+    return 1 if failed else 0
 
 
 def _run_once(args: argparse.Namespace, out: Path) -> tuple[int, dict[str, Any] | None]:
