@@ -7,6 +7,7 @@ and exit 2; nothing is written before input has been checked.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import io
 import os
@@ -118,6 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if stdout.failed is not None:
         print(f"{PROG}: standard output failed ({stdout.failed.strerror or stdout.failed}); "
               "the rest of it was dropped and the command went on without it", file=sys.stderr)
+    if argv is None:
+        # This process's own command line: it ends now. The collector need not
+        # walk the session's objects and the report once more while the
+        # interpreter tears down (0.15 to 0.3 s of a run's end, here).
+        gc.freeze()
     return code
 
 

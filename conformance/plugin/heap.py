@@ -8,6 +8,10 @@ and twice more as pytest ends; ``gc.freeze()`` moves them to a generation it
 never walks. Objects made later, every case's included, are collected as
 before. Measured in an xdist worker of a whole host run: 0.15 s in the
 collector, 0.06 s with the freeze.
+
+An xdist worker's process ends with its session, and the controller waits
+for it to exit: what the session made is frozen too, so the interpreter's
+collections while it tears down walk nothing (0.15 to 0.3 s here).
 """
 
 from __future__ import annotations
@@ -20,3 +24,9 @@ import pytest
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> None:
     gc.freeze()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        gc.freeze()
