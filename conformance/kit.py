@@ -10,11 +10,10 @@ from __future__ import annotations
 import errno as _errno
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from typing import Any
 
-from conformance import deadlines, errnos, limits
+from conformance import deadlines, errnos, limits, tempdirs
 from conformance.backends import Address, Socket, Tracker, open_socket, wait
 from conformance.errors import Unsupported
 
@@ -58,7 +57,7 @@ class Kit:
         self.backend = backend
         self.tracker = tracker
         self.detail: dict[str, Any] = {}
-        self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
+        self._tmpdir: tempdirs.PrivateDir | None = None
         errnos.record_into(self.detail)
         self._netns: Any = None
 

@@ -22,13 +22,13 @@ the stack returned or a harness bug.
 
 from __future__ import annotations
 
-import atexit
 import errno
 import os
 import socket
 import stat
 import tempfile
 
+from conformance import tempdirs
 from conformance.errors import EnvironmentLimit
 
 try:
@@ -96,16 +96,16 @@ _fitting: dict[tuple[str, ...], str] = {}
 
 
 # An emptied private directory per prefix, handed back by ``release`` for the next
-# caller of this process; removed at exit by its TemporaryDirectory finalizer.
-_spare: dict[str, tempfile.TemporaryDirectory[str]] = {}
-_spares_removed_at_exit = False
+# caller of this process; removed at exit by its finalizer (tempdirs.py).
+_spare: dict[str, tempdirs.PrivateDir] = {}
 
 
-def unix_socket_dir(prefix: str = "sc-") -> tempfile.TemporaryDirectory[str]:
+def unix_socket_dir(prefix: str = "sc-") -> tempdirs.PrivateDir:
     """A private (0700), empty directory whose socket paths fit ``sun_path``; give it
     back with ``release`` (or remove it with ``cleanup()``) after use.
 
-    Names inside it must be at most 11 bytes long. Raises EnvironmentLimit when
+    Names inside it must be at most 11 bytes long; a later run removes it if this
+    process dies without doing so (tempdirs.py). Raises EnvironmentLimit when
     no writable temporary base gives paths short enough.
     """
     bases = tuple(_bases())
@@ -117,13 +117,13 @@ def unix_socket_dir(prefix: str = "sc-") -> tempfile.TemporaryDirectory[str]:
         spare.cleanup()
     if key in _fitting:
         try:
-            return tempfile.TemporaryDirectory(prefix=prefix, dir=_fitting[key])
+            return tempdirs.make(prefix, _fitting[key])
         except OSError:
             del _fitting[key]  # the base went away or filled up: look again
     tried: list[str] = []
     for base in bases:
         try:
-            candidate = tempfile.TemporaryDirectory(prefix=prefix, dir=base)
+            candidate = tempdirs.make(prefix, base)
         except OSError as exc:
             tried.append(f"{base} ({exc.strerror})")
             continue
@@ -138,17 +138,18 @@ def unix_socket_dir(prefix: str = "sc-") -> tempfile.TemporaryDirectory[str]:
 
 
 def _pristine(path: str) -> bool:
-    """Whether ``path`` is still an empty directory of ours that only we can enter."""
+    """Whether ``path`` is still an empty directory of ours (but for the marker that
+    lets a later run sweep it, tempdirs.py) that only we can enter."""
     try:
         st = os.lstat(path)
-        empty = not os.listdir(path)
+        empty = not [name for name in os.listdir(path) if name != tempdirs.MARKER]
     except OSError:
         return False
     return (empty and stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid()
             and stat.S_IMODE(st.st_mode) == 0o700)
 
 
-def release(directory: tempfile.TemporaryDirectory[str], prefix: str = "sc-") -> None:
+def release(directory: tempdirs.PrivateDir, prefix: str = "sc-") -> None:
     """Hand back a directory from ``unix_socket_dir``: its sockets and files are
     removed and it is kept, empty, for the next caller; one that holds a directory,
     or whose mode or owner changed, is removed whole instead."""
@@ -161,22 +162,13 @@ def release(directory: tempfile.TemporaryDirectory[str], prefix: str = "sc-") ->
             directory.cleanup()
             return
         for entry in entries:
-            os.unlink(entry.path)
+            if entry.name != tempdirs.MARKER:
+                os.unlink(entry.path)
     except OSError:
         directory.cleanup()
         return
     if not _pristine(directory.name):
         directory.cleanup()
         return
-    global _spares_removed_at_exit
-    if not _spares_removed_at_exit:
-        # Registered after the directory's own finalizer, so it runs first: the
-        # spare is removed quietly, not with the finalizer's ResourceWarning.
-        atexit.register(_remove_spares)
-        _spares_removed_at_exit = True
     _spare[prefix] = directory
 
-
-def _remove_spares() -> None:
-    while _spare:
-        _spare.popitem()[1].cleanup()

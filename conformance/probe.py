@@ -181,8 +181,7 @@ def _agent_platform(build: str) -> Platform:
 
 def _agent_probe(a: object, family: str, addr: tuple[str, str] | None) -> bool:
     """socket() and bind() in the agent's stack: the capability exists if both succeed."""
-    import tempfile
-
+    from conformance import tempdirs
     from conformance.errors import ConformanceError
 
     call = a.call  # type: ignore[attr-defined]
@@ -192,7 +191,7 @@ def _agent_probe(a: object, family: str, addr: tuple[str, str] | None) -> bool:
         return False
     try:
         if addr is None:
-            with tempfile.TemporaryDirectory(prefix="sc-") as d:
+            with tempdirs.make("sc-") as d:
                 path = os.fsencode(os.path.join(d, "probe")).hex()
                 call("bind", fd, "unix", path, "0")
         else:

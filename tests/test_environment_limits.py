@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance import limits
+from conformance import limits, tempdirs
 from conformance.errors import EnvironmentLimit
 from tests.conftest import one_line_error
 
@@ -195,6 +195,11 @@ def test_unix_socket_dir_probes_a_base_once_then_reuses_it(tmp_path, monkeypatch
         second.cleanup()
 
 
+def _entries(path: str) -> list[str]:
+    """What a case left in its directory: all but the suite's marker (tempdirs.py)."""
+    return [name for name in os.listdir(path) if name != tempdirs.MARKER]
+
+
 def test_a_released_unix_socket_dir_is_the_next_one_emptied(tmp_path, monkeypatch):
     monkeypatch.setattr(limits, "_bases", lambda: [str(tmp_path)])
     monkeypatch.setattr(limits, "_fitting", {})
@@ -207,7 +212,7 @@ def test_a_released_unix_socket_dir_is_the_next_one_emptied(tmp_path, monkeypatc
     second = limits.unix_socket_dir()
     try:
         assert second.name == first.name
-        assert os.listdir(second.name) == []
+        assert _entries(second.name) == []
         assert stat.S_IMODE(os.stat(second.name).st_mode) == 0o700
     finally:
         second.cleanup()
@@ -228,6 +233,49 @@ def test_a_released_unix_socket_dir_a_case_changed_is_removed(change, tmp_path, 
     second = limits.unix_socket_dir()
     try:
         assert second.name != first.name
-        assert os.listdir(second.name) == []
+        assert _entries(second.name) == []
     finally:
         second.cleanup()
+
+
+# Every temporary base Python would try (TMPDIR, /tmp, /var/tmp, /usr/tmp, then the
+# working directory) made unwritable, in a private mount namespace.
+NO_TMP = ('for d in /tmp /var/tmp /usr/tmp; do if [ -d "$d" ]; then '
+          'mount -t tmpfs -o ro none "$d" || exit 1; fi; done; '
+          'cd /proc && ! touch /tmp/probe 2>/dev/null && exec "$@"')
+
+
+@linux_only
+def test_no_writable_temporary_directory_is_one_line_and_exit_2(tmp_path):
+    """The run needs a temporary directory (worker run directory, Hypothesis store,
+    AF_UNIX paths): without one it says so up front instead of a worker's traceback."""
+    prefix = next((p for p in (["unshare", "--mount"],
+                               ["unshare", "--user", "--map-root-user", "--mount"])
+                   if subprocess.run([*p, "true"], capture_output=True).returncode == 0), None)
+    if prefix is None:
+        pytest.skip("unshare --mount is not permitted here")
+    env = {k: v for k, v in os.environ.items() if k not in ("TEMP", "TMP")}
+    env["TMPDIR"] = str(tmp_path / "missing")
+    out = Path("/dev/shm") / f"sc-no-tmp-test-{os.getpid()}"
+    proc = subprocess.run(
+        [*prefix, "sh", "-c", NO_TMP, "sh", sys.executable, "-m", "conformance", "run",
+         "-q", "-n", "2", "--out", str(out)],
+        capture_output=True, text=True, timeout=120, env=env)
+    line = one_line_error(proc)
+    assert "no writable temporary directory" in line and "set TMPDIR" in line, line
+    assert not out.exists(), "the run wrote its output directory before refusing"
+
+
+def test_plugin_without_a_temporary_directory_is_a_usage_error(session, monkeypatch):
+    import tempfile
+
+    def unusable() -> str:
+        raise FileNotFoundError(errno.ENOENT, "No usable temporary directory found in ['/tmp']")
+
+    monkeypatch.setattr(tempfile, "gettempdir", unusable)
+    session.makepyfile(test_fake=MISSPELT)
+    # pytest's own output capturing needs a temporary file: without it (-s) the
+    # session gets as far as the plugin, which must say what is missing.
+    result = session.runpytest("-s", "-p", "conformance.plugin", "--conformance")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "no writable temporary directory" in result.stderr.str()

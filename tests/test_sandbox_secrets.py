@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
-import tempfile
+import time
 from pathlib import Path
 
+from conformance import tempdirs
 from conformance.runners import sandbox
 from tests.test_runners import suite_argv
 
@@ -23,6 +25,7 @@ import json, shutil, subprocess, sys
 from pathlib import Path
 seen, workdir, guest = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
 shutil.copy(workdir / "job.json", seen / "job.json")
+(seen / "workdir").write_text(str(workdir))
 code = subprocess.call(guest)
 (seen / "left.json").write_text(json.dumps(sorted(p.name for p in workdir.iterdir())))
 sys.exit(code)
@@ -52,18 +55,50 @@ def test_job_file_holds_only_what_the_guest_needs_and_is_gone_once_read(tmp_path
     assert env["PYTHONDONTWRITEBYTECODE"] == "1" and env["SOCKET_CONFORMANCE_STACK"] == "fake"
     assert "PATH" in env
     assert "job.json" not in json.loads((seen / "left.json").read_text())
+    # The guest's temporary files stay inside the run's own work directory (tempdirs.py:
+    # a sandbox's locks are invisible to the host's sweep).
+    assert Path(env["TMPDIR"]).parent == Path((seen / "workdir").read_text())
 
 
-def test_work_directory_of_a_killed_run_is_swept_by_the_next_one():
-    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                              capture_output=True, text=True, check=True).stdout)
-    orphan = Path(tempfile.mkdtemp(prefix=f"socket-conformance-fake-{dead}-"))
-    (orphan / "job.json").write_text("{}")
-    mine = Path(tempfile.mkdtemp(prefix=f"socket-conformance-fake-{os.getpid()}-"))
+KILLED = """
+import sys
+from pathlib import Path
+from conformance import tempdirs
+from conformance.runners import sandbox
+
+started = Path(sys.argv[1])
+# The "sandbox" says where its work directory is, then runs until it is killed.
+HANG = ("import pathlib, sys, time; pathlib.Path(sys.argv[1]).write_text(sys.argv[2]); "
+        "time.sleep(300)")
+
+
+def command(tool, guest, workdir):
+    return [sys.executable, "-c", HANG, str(started), str(workdir)]
+
+
+runner = sandbox.Runner(stack="fake", tool=Path(sys.executable).name, what="fake",
+                        install="-", command=command, kernel_hint=lambda: "9.9")
+sandbox.run(runner, [], Path(sys.argv[2]), deadline_s=600, echo=None)
+"""
+
+
+def test_work_directory_of_a_run_killed_outright_is_swept_by_the_next_one(tmp_path):
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    started = tmp_path / "started"
+    proc = subprocess.Popen([sys.executable, "-c", KILLED, str(started), str(tmp_path / "out")],
+                            env=dict(os.environ, TMPDIR=str(tmp)), start_new_session=True)
     try:
-        sandbox.sweep_work_dirs("fake")
-        assert not orphan.exists(), "a killed run's job file stayed on disk"
-        assert mine.exists(), "a running run's work directory was removed under it"
+        deadline = time.monotonic() + 120
+        while not (started.exists() and started.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.02)
     finally:
-        sandbox.shutil.rmtree(mine, ignore_errors=True)
-        sandbox.shutil.rmtree(orphan, ignore_errors=True)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    workdir = Path(started.read_text())
+    root = workdir.parent
+    assert (workdir / "job.json").exists(), "the kill left no job file: nothing to prove"
+    assert root.parent == tmp
+    # What the next run does first (tempdirs.make sweeps its base once per process).
+    assert tempdirs.sweep(str(tmp)) == [str(root)]
+    assert not root.exists(), "a killed run's job file stayed on disk"

@@ -168,12 +168,12 @@ class Agent:
     def has_af_unix(self) -> bool:
         """Whether the stack binds an AF_UNIX socket to a path (lwIP makes one and cannot)."""
         if self._af_unix is None:
-            import tempfile
+            from conformance import tempdirs
 
             self._af_unix = False
             fd = self.call("socket", "unix", "stream")[0]
             try:
-                with tempfile.TemporaryDirectory(prefix="sc-") as d:
+                with tempdirs.make("sc-") as d:
                     self.call("bind", fd, "unix", os.fsencode(os.path.join(d, "p")).hex(), 0)
                 self._af_unix = True
             except (OSError, Unsupported):

@@ -6,11 +6,10 @@ import argparse
 import os
 import signal
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from conformance import checks, options, repeat
+from conformance import checks, options, repeat, tempdirs
 from conformance.errors import UsageError
 
 PLATFORMS = ("host", "gvisor", "uml", "lwip", "wine")
@@ -153,6 +152,10 @@ def main(args: argparse.Namespace) -> int:
     if build is not None:
         # A missing compiler, library or Wine is one line before pytest starts.
         agent.command(build)
+    # The worker's run directory, the Hypothesis store, AF_UNIX socket paths: a
+    # run needs a writable temporary directory, and says so now rather than in a
+    # traceback from a worker.
+    tempdirs.require()
     out = check_directory(Path(args.out)).resolve()
     if args.expectations:
         # Through the environment, so xdist workers and sandboxed runs see it too.
@@ -219,7 +222,7 @@ def _run_once(args: argparse.Namespace, out: Path) -> tuple[int, dict[str, Any] 
         # caches constants in its storage directory, by default ./.hypothesis in
         # whatever directory the user ran from; a private temporary one keeps
         # that directory clean (and works when it is read-only).
-        with tempfile.TemporaryDirectory(prefix="socket-conformance-hypothesis-") as store:
+        with tempdirs.make("socket-conformance-hypothesis-") as store:
             os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = store
             if args.platform in SANDBOXES:
                 import importlib

@@ -62,6 +62,13 @@ def load(config: pytest.Config) -> Settings:
             sets = expectations.load_all(overlay)
     except expectations.ExpectationError as exc:
         raise pytest.UsageError(str(exc)) from None
+    if not hasattr(config, "workerinput"):
+        from conformance import tempdirs
+
+        try:
+            tempdirs.require()
+        except UsageError as exc:
+            raise pytest.UsageError(str(exc)) from None
     out = option(config, options.OUT)
     if out and not hasattr(config, "workerinput"):
         from conformance.errors import OutputError

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conformance import tempdirs
 from conformance.case import case_info
 from conformance.result import Instance
 
@@ -30,7 +29,8 @@ class RunDir:
     """The controller's side: make the directory, read what workers wrote, remove it."""
 
     def __init__(self) -> None:
-        self.path = Path(tempfile.mkdtemp(prefix="socket-conformance-run-"))
+        self._dir = tempdirs.make("socket-conformance-run-")
+        self.path = Path(self._dir.name)
 
     def plan(self) -> list[Instance]:
         for path in sorted(self.path.glob("plan-*.json")):
@@ -55,7 +55,7 @@ class RunDir:
         return sorted(set(self.running().values()))
 
     def remove(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
+        self._dir.cleanup()
 
 
 class Reporter:

@@ -58,6 +58,11 @@ def guest_pytest_argv(argv: list[str]) -> list[str]:
 
 def run(workdir: Path, job: dict[str, Any]) -> int:
     """Run the job's pytest command line on its shard; journal its progress and ending."""
+    from conformance import tempdirs
+
+    # Inside gVisor or UML the host's locks are invisible: sweeping from here
+    # would take live runs' directories for dead (tempdirs.py).
+    tempdirs.sandboxed()
     os.environ.update(job["env"])
     os.chdir(job["cwd"])
     journal = Journal(workdir / JOURNAL, job["stack"])

@@ -29,12 +29,12 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from conformance import tempdirs
 from conformance.collect import Collector, exit_code
 from conformance.errors import UsageError
 from conformance.runners import journal, salvage
@@ -129,16 +129,22 @@ def run(
     # The guest's output reaches the user through a pipe; a UML console is a tty.
     env.setdefault("PY_COLORS", "0")
     cpus = cpus_for(workers)
-    sweep_work_dirs(runner.stack)
-    # mkdtemp makes the directory private (0700); the guest removes its job file
-    # (which holds guest_env()) as soon as it has read it.
-    root = Path(tempfile.mkdtemp(prefix=f"{_ROOT_PREFIX}{runner.stack}-{os.getpid()}-"))
+    # A private work directory (0700), removed however this run ends, and by a
+    # later run when this one is killed outright (tempdirs.py). The guest
+    # removes its job file (which holds guest_env()) as soon as it has read it.
+    work = tempdirs.make(f"{_ROOT_PREFIX}{runner.stack}-")
+    root = Path(work.name)
     try:
         shards, launches = [], []
         for i, cpu in enumerate(cpus):
             shard = Shard(i, len(cpus), root / f"shard-{i + 1}")
             shard.workdir.mkdir()
-            job = {"stack": runner.stack, "argv": pytest_argv, "cwd": os.getcwd(), "env": env,
+            # The guest's temporary directories go inside the work directory: a
+            # sandbox's locks are invisible to the host's sweep (tempdirs.py), so
+            # they must not sit in a base the host sweeps.
+            (shard.workdir / "tmp").mkdir()
+            job = {"stack": runner.stack, "argv": pytest_argv, "cwd": os.getcwd(),
+                   "env": dict(env, TMPDIR=str(shard.workdir / "tmp")),
                    "init": runner.init, "shard": [i, len(cpus)]}
             (shard.workdir / JOB).write_text(json.dumps(job), encoding="utf-8")
             # The guest starts in its work directory: `python -m` puts its start
@@ -155,7 +161,7 @@ def run(
             shard.entries = journal.read(shard.workdir / JOURNAL)
         return finish(runner, shards, out, deadline_s, started, echo)
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        work.cleanup()
 
 
 # What the guest needs of the caller's environment (a booted kernel's init starts
@@ -173,28 +179,6 @@ def guest_env(stack: str) -> dict[str, str]:
     """The environment the guest runs with, and all of it the job file holds."""
     env = {k: v for k, v in os.environ.items() if _GUEST_ENV.fullmatch(k)}
     return dict(env, SOCKET_CONFORMANCE_STACK=stack)
-
-
-def sweep_work_dirs(stack: str) -> None:
-    """Remove the work directories of earlier runs on ``stack`` that were killed
-    before they could (their process is gone); a running one's is left alone."""
-    prefix = f"{_ROOT_PREFIX}{stack}-"
-    try:
-        entries = list(os.scandir(tempfile.gettempdir()))
-    except OSError:
-        return
-    for e in entries:
-        pid = e.name[len(prefix):].partition("-")[0]
-        if not (e.name.startswith(prefix) and pid.isdigit()):
-            continue
-        try:
-            if not e.is_dir(follow_symlinks=False) or e.stat().st_uid != os.geteuid():
-                continue
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            shutil.rmtree(e.path, ignore_errors=True)
-        except OSError:
-            continue
 
 
 def finish(
