@@ -161,22 +161,70 @@ def test_ctrl_c_stops_promptly_with_an_interrupted_report_and_exit_130(tmp_path,
         all(r["verdict"] != "skipped" for r in by.values())
 
 
+WAITS = '''
+import time
+
+from conformance.api import Kit, case, posix
+
+
+@case("mine.waits", "holds its worker until the run is stopped", cites=[posix("bind")])
+def test_waits(kit: Kit) -> dict[str, str]:
+    """Makes its AF_UNIX directory, then waits for the run to be stopped."""
+    kit.address("unix")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+    return {"waited": "out"}
+'''
+
+
+def _namespaces_here() -> bool:
+    from conformance import topology
+
+    try:
+        topology.Helper().close()
+    except topology.TopologyUnavailable:
+        return False
+    return True
+
+
 def test_sigterm_removes_the_runs_temporary_directories(tmp_path):
-    proc = _start_run(tmp_path, "-n", "2")
-    proc.send_signal(signal.SIGTERM)
+    from conformance import tempdirs
+
+    # The controller's run directory, the Hypothesis store, a case's socket directory
+    # and, where namespaces can be made, the namespace helper's.
+    expected = {"socket-conformance-run", "socket-conformance-hypothesis", "sc"}
+    if _namespaces_here():
+        expected.add("sc-topo")
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "test_mine.py").write_text(WAITS)
+    proc = _start_run(tmp_path, "-n", "2", "--cases", str(cases), "-k", "waits or test_nic")
+    tmp = tmp_path / "tmp"
+
+    def ours() -> list[str]:
+        # pytest's own base directory (pytest-of-<user>) is pytest's to keep.
+        return [p.name for p in tmp.iterdir() if p.name.startswith(tempdirs.PREFIXES)]
+
+    def kinds() -> set[str]:
+        return {name.rsplit("-", 1)[0] for name in ours()}
+
+    try:
+        # Signal once every kind of directory exists, not after a guessed delay.
+        deadline = time.monotonic() + 120
+        while not expected <= kinds() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert expected <= kinds(), f"the run made only {sorted(kinds())}"
+    finally:
+        proc.send_signal(signal.SIGTERM)
     assert proc.stdout is not None
     output = proc.stdout.read().decode()
     assert proc.wait(timeout=60) == 130, output[-3000:]
-    # Workers finish their clean-up after the controller: give them a moment. pytest's
-    # own base directory (pytest-of-<user>) is kept on purpose, by pytest's retention.
-    def ours() -> list[str]:
-        return [p.name for p in (tmp_path / "tmp").iterdir()
-                if not p.name.startswith("pytest-of-")]
-
+    # Workers may finish their clean-up just after the controller exits.
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and ours():
-        time.sleep(0.1)
-    assert not ours()
+        time.sleep(0.05)
+    assert not ours(), ours()
     (path,) = (tmp_path / "out").rglob("*.json")
     assert json.loads(path.read_text())["interrupted"] == "interrupted by SIGTERM"
 
@@ -242,3 +290,41 @@ def test_run_deadline_ends_the_running_instance_as_timeout(pytester, workers, ca
     assert "deadline of 10 s passed" in hang["message"]
     assert json.loads(path.read_text())["interrupted"] is None
     assert result.ret != 0
+
+
+def test_ctrl_c_swallowed_by_a_callback_is_raised_again():
+    """Python drops a KeyboardInterrupt raised inside a weakref callback or a
+    destructor; the watchdog raises it again until the run says it arrived."""
+    from conformance.plugin.watchdog import REPEAT_S, Watchdog
+
+    stops = []
+    dog = Watchdog(stops.append, lambda *a: None, dict, dict, None, None)
+    dog.start()
+    try:
+        first = time.monotonic()
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            _wait_for_interrupt()
+        except KeyboardInterrupt:
+            pass  # swallowed, as a callback would
+        with pytest.raises(KeyboardInterrupt):
+            _wait_for_interrupt()
+        # Not before the interrupt had its time to arrive.
+        assert time.monotonic() - first >= REPEAT_S
+        dog.arrived()
+    finally:
+        while True:
+            try:
+                dog.close()
+                break
+            except KeyboardInterrupt:
+                continue  # one more the thread sent before it saw arrived()
+    assert stops and stops[0].why == "interrupted" and stops[0].interrupted
+
+
+def _wait_for_interrupt() -> None:
+    # Bounds a hang only: the interrupt comes within REPEAT_S and a tick or two.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.01)
+    pytest.fail("no interrupt arrived within 60 s")

@@ -69,7 +69,11 @@ class Watchdog:
         self._thread.start()
 
     def close(self) -> None:
+        """Stop watching: once this returns the thread is gone, so no interrupt it
+        sends can arrive after the previous signal handlers are back."""
         self.done.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join()
         for sig, handler in self._saved.items():
             signal.signal(sig, handler)
         self._saved.clear()
