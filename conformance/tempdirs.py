@@ -96,9 +96,23 @@ class PrivateDir:
 
 
 def _remove(name: str, lock: int | None) -> None:
-    shutil.rmtree(name, ignore_errors=True)
+    # The lock goes first: a process at its descriptor limit needs that descriptor
+    # to remove anything (a sweeper taking the lock meanwhile removes the same).
     if lock is not None:
         os.close(lock)
+    shutil.rmtree(name, ignore_errors=True)
+    if os.path.lexists(name):
+        # rmtree holds two descriptors at once; listing by name takes one, and
+        # unlinking and rmdir none.
+        try:
+            for entry in os.listdir(name):
+                os.unlink(os.path.join(name, entry))
+        except OSError:
+            pass
+        try:
+            os.rmdir(name)
+        except OSError:
+            pass
 
 
 def make(prefix: str, base: str | None = None) -> PrivateDir:
