@@ -117,9 +117,14 @@ def pytest_args(args: argparse.Namespace, out: Path | None) -> list[str]:
         # pytest's header, its letters and its passed/failed counts, or the
         # suite's own words (plugin/terminal.py): a progress line, then the
         # controller's summary by verdict.
+        # Without -v no pytest failure section is shown and the report holds
+        # none, so log capturing (a handler swapped in and out around every
+        # phase of every instance: 8% of a run's CPU time) would keep records
+        # nobody sees; a record a case logs at WARNING or above still reaches
+        # stderr, which pytest captures as it did before.
         *(["-v", "-rfE"] if args.verbose else
           ["-qqq" if args.quiet else "-qq", "-o", "console_output_style=classic",
-           "-p", "conformance.plugin.terminal"]),
+           "-p", "conformance.plugin.terminal", "-p", "no:logging"]),
     ]
     if args.keyword:
         argv += ["-k", args.keyword]
