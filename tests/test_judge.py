@@ -43,14 +43,22 @@ def test_an_error_result_fails_a_gated_stack_naming_it_without_terminal_control(
     assert any("x.case1" in line and "boom\\x1b[2J" in line for line in why), why
 
 
+def test_a_partial_report_fails_a_gated_stack_even_without_an_error():
+    failed, why = judge(1, _report("host", "conforms", "timeout", "skipped"), complete=False)
+    assert failed and "partial" in why[0]
+
+
 @pytest.mark.parametrize("stack", ["lwip", "wine"])
 def test_an_observed_stack_lists_its_errors_without_failing(stack):
-    failed, why = judge(1, _report(stack, "error"))
+    failed, why = judge(1, _report(stack, "error"), complete=False)
     assert not failed
-    assert "observed, not gated" in why[0] and any("x.case0" in line for line in why)
+    assert "observed, not gated" in why[0] and "partial" in why[1]
+    assert any("x.case0" in line for line in why)
 
 
 CASES = '''
+import threading
+
 from conformance.api import HarnessError, case, posix
 
 
@@ -59,6 +67,14 @@ from conformance.api import HarnessError, case, posix
 def test_deviates(kit):
     """Observes one thing; the overlay below expects another."""
     return {"seen": "this"}
+
+
+@case("mine.judged.slow", "a case still running when the run's deadline passes",
+      cites=[posix("socket")])
+def test_slow(kit):
+    """Waits far past the run's deadline, which stops the run."""
+    threading.Event().wait(60)
+    return {"seen": "late"}
 
 
 @case("mine.judged.broken", "a case whose harness breaks", cites=[posix("socket")])
@@ -105,6 +121,15 @@ def test_run_judge_fails_a_run_with_an_error_result(judged):
     proc = judged("test_deviates or test_broken")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "judged: fails" in proc.stdout and "mine.judged.broken" in proc.stdout
+
+
+def test_run_judge_fails_a_run_its_deadline_stopped(judged, tmp_path):
+    # The deadline ends the slow case as `timeout`: no `error` result, but the
+    # report is a partial one, so the run did not give a complete answer.
+    proc = judged("test_slow", "--deadline", "3")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "judged: fails" in proc.stdout and "partial" in proc.stdout
+    assert list((tmp_path / "out" / "partial").glob("*.json"))
 
 
 def test_run_judge_does_not_combine_with_repeat(judged):

@@ -72,10 +72,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                           "the gate's (see the gate command)")
     run.add_argument("--judge", action="store_true",
                      help="exit as a platform's CI or tox job is judged: 1 only when the "
-                          "run broke (an `error` result, no report) or, with --baseline, "
-                          "regressed; results that deviate or time out are the platform's "
-                          "findings, not failures (lwip and wine are observed: their errors "
-                          "are listed without failing)")
+                          "run broke (an `error` result, no report or a partial one) or, "
+                          "with --baseline, regressed; results that deviate or time out are "
+                          "the platform's findings, not failures (lwip and wine are "
+                          "observed: what broke is listed without failing)")
     run.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML")
     run.add_argument("--explore", action="store_true",
                      help="Hypothesis 'explore' profile: many more examples, a random seed "
@@ -185,14 +185,31 @@ def main(args: argparse.Namespace) -> int:
     gated = gate.after_run(args, report, baseline, code)
     if not args.judge:
         return gated
-    return _judged(code, report, regressed=baseline is not None and gated != 0)
+    return _judged(code, report, _complete(report, out),
+                   regressed=baseline is not None and gated != 0)
 
 
-def _judged(code: int, report: dict[str, Any] | None, regressed: bool) -> int:
+def _complete(report: dict[str, Any] | None, out: Path) -> bool:
+    """Whether ``report`` is the complete one in ``out``: a run that did not
+    complete writes into ``out/partial/`` instead (report/write.py)."""
+    import json
+
+    from conformance.report.write import stem
+
+    if report is None:
+        return False
+    try:
+        written = json.loads((out / f"{stem(report)}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(written.get("finished") == report["finished"])
+
+
+def _judged(code: int, report: dict[str, Any] | None, complete: bool, regressed: bool) -> int:
     """``--judge``: print the judgement (report/judge.py) and return the exit status."""
     from conformance.report.judge import judge
 
-    failed, why = judge(code, report)
+    failed, why = judge(code, report, complete)
     if regressed:
         failed = True
         why.append("the report regresses against the baseline (the gate's lines above)")
