@@ -337,6 +337,64 @@ def test_run_into_a_closed_pipe_still_writes_its_report(tmp_path):
     assert json.loads(report.read_text())["results"]
 
 
+
+def test_run_into_dev_full_still_writes_its_report(tmp_path):
+    """`run ... > /dev/full` once aborted in the report model (KeyError: None) and
+    wrote nothing: standard output is lost, the report is not."""
+    out = tmp_path / "out"
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "conformance", "run", "--out", str(out),
+                               "-k", "test_bind"], cwd=tmp_path, stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=300)
+    assert "Traceback" not in proc.stderr and "No space left on device" in proc.stderr, \
+        proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    (path,) = out.glob("*.json")
+    assert json.loads(path.read_text())["results"]
+
+
+def _mount_namespace() -> list[str]:
+    for prefix in (["unshare", "--mount"], ["unshare", "--user", "--map-root-user", "--mount"]):
+        try:
+            if subprocess.run([*prefix, "true"], capture_output=True, timeout=30).returncode == 0:
+                return prefix
+        except OSError:
+            break
+    pytest.skip("unshare --mount is not permitted here")
+
+
+def test_junit_on_a_full_file_system_is_one_line_and_the_report_stays(tmp_path):
+    """A JUnit file on a file system that fills up while it is written: one line
+    saying nothing was replaced, and the report (on another disk) is written."""
+    full = tmp_path / "full"
+    full.mkdir()
+    # 8 KiB of tmpfs: room for the up-front check, not for a hundred test cases.
+    script = 'mount -t tmpfs -o size=8k none "$0" && exec "$@"'
+    proc = subprocess.run(
+        [*_mount_namespace(), "sh", "-c", script, str(full), sys.executable, "-m",
+         "conformance", "run", "-q", "--out", str(tmp_path / "out"), "-k", "test_bind",
+         "--junit", str(full / "results.xml")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    line = one_line_error(proc)
+    assert "results.xml" in line and "No space left on device" in line, line
+    assert "nothing was replaced" in line
+    (path,) = (tmp_path / "out").glob("*.json")
+    assert json.loads(path.read_text())["results"]
+
+
+def test_gate_markdown_into_unwritable_directory_is_refused_up_front(tmp_path):
+    if os.geteuid() == 0:
+        target = Path("/proc/summary.md")  # root may write anywhere a file system allows
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        target = locked / "summary.md"
+    base = write_report(tmp_path / "old.json", _report())
+    line = one_line_error(run_cli("gate", "--baseline", str(base), str(base), "--markdown",
+                                  str(target), cwd=tmp_path))
+    assert "--markdown" in line and "cannot write" in line, line
+
 def _nproc_limit(n: int):
     def preexec() -> None:
         import resource

@@ -159,6 +159,12 @@ def test_ctrl_c_stops_promptly_with_an_interrupted_report_and_exit_130(tmp_path,
     by = _gate_accepts_itself(path, capsys)
     assert any(r["message"].startswith("not run: interrupted") for r in by.values()) or \
         all(r["verdict"] != "skipped" for r in by.values())
+    # Every instance, run or not, under its case id and params (once, the ones that
+    # never ran carried their test function's name).
+    from conformance.case import load_catalogue
+
+    catalogue = set(load_catalogue())
+    assert {case_id for case_id, _ in by} <= catalogue, {i for i, _ in by} - catalogue
 
 
 WAITS = '''

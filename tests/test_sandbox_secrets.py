@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+import pytest
 
 from conformance import tempdirs
 from conformance.runners import sandbox
@@ -102,3 +106,38 @@ def test_work_directory_of_a_run_killed_outright_is_swept_by_the_next_one(tmp_pa
     # What the next run does first (tempdirs.make sweeps its base once per process).
     assert tempdirs.sweep(str(tmp)) == [str(root)]
     assert not root.exists(), "a killed run's job file stayed on disk"
+
+
+def test_sigterm_of_a_gvisor_run_leaves_no_work_directory_and_no_secret(tmp_path):
+    if shutil.which("runsc") is None:
+        pytest.skip("runsc (gVisor) is not installed")
+    # runsc puts sockets of its own in TMPDIR: it must be short (sun_path), so not
+    # under pytest's base directory.
+    tmp = Path(tempfile.mkdtemp(prefix="sigterm-gvisor-"))
+    try:
+        _sigterm_gvisor(tmp, tmp_path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _sigterm_gvisor(tmp: Path, tmp_path: Path) -> None:
+    secret = "s3cr3t-" + os.urandom(8).hex()
+    env = dict(os.environ, TMPDIR=str(tmp), CALLERS_TOKEN=secret)
+    proc = subprocess.Popen([sys.executable, "-m", "conformance", "run", "-q", "--platform",
+                             "gvisor", "--out", str(tmp_path / "out")], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        # Signal once a guest is under way (its journal exists), not after a guess.
+        deadline = time.monotonic() + 120
+        while not list(tmp.glob("socket-conformance-gvisor-*/shard-*/journal.jsonl")):
+            assert time.monotonic() < deadline and proc.poll() is None, "no guest started"
+            time.sleep(0.02)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+    assert proc.stdout is not None
+    output = proc.stdout.read().decode()
+    assert proc.wait(timeout=120) == 130, output[-3000:]
+    assert not list(tmp.glob("socket-conformance-*")), "SIGTERM left the work directory"
+    for path in [*tmp.rglob("*"), *(tmp_path / "out").rglob("*")]:
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), f"{path} holds the secret"
