@@ -243,9 +243,10 @@ def test_a_released_unix_socket_dir_a_case_changed_is_removed(change, tmp_path, 
 
 
 # Every temporary base Python would try (TMPDIR, /tmp, /var/tmp, /usr/tmp, then the
-# working directory) made unwritable, in a private mount namespace.
+# working directory) made unwritable, in a private mount namespace. Read-only
+# over itself, not hidden: the interpreter may live there (tox in a clone in /tmp).
 NO_TMP = ('for d in /tmp /var/tmp /usr/tmp; do if [ -d "$d" ]; then '
-          'mount -t tmpfs -o ro none "$d" || exit 1; fi; done; '
+          'mount --bind "$d" "$d" && mount -o remount,bind,ro "$d" || exit 1; fi; done; '
           'cd /proc && ! touch /tmp/probe 2>/dev/null && exec "$@"')
 
 

@@ -337,3 +337,28 @@ def _wait_for_interrupt() -> None:
     while time.monotonic() < deadline:
         time.sleep(0.01)
     pytest.fail("no interrupt arrived within 60 s")
+
+
+def test_an_interrupt_traceback_entry_without_a_line_number_is_left_out():
+    # CPython 3.11 can leave such an entry when the signal lands between lines;
+    # pytest's reporter then raised TypeError inside its interrupt handling and
+    # the run died with exit 1 instead of 130 (seen in a loaded tox run).
+    from types import SimpleNamespace
+
+    from _pytest._code.code import ExceptionInfo, Traceback, TracebackEntry
+
+    from conformance.plugin.controller import drop_lineless_entries
+
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        excinfo = ExceptionInfo.from_current()
+    real = list(excinfo.traceback)
+    lineless = TracebackEntry(SimpleNamespace(tb_lineno=None, tb_frame=real[-1]._rawentry.tb_frame,
+                                              tb_lasti=-1, tb_next=None))
+    excinfo.traceback = Traceback([*real, lineless])
+    with pytest.raises(TypeError):
+        excinfo.getrepr(funcargs=True)
+    drop_lineless_entries(excinfo)
+    assert list(excinfo.traceback) == real
+    assert "KeyboardInterrupt" in str(excinfo.getrepr(funcargs=True))

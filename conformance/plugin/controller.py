@@ -139,6 +139,7 @@ class Controller:
         """A signal the watchdog caught has said why already; xdist stops a session
         early (``-x``) by raising a KeyboardInterrupt of its own, with the reason."""
         self.watchdog.arrived()
+        drop_lineless_entries(excinfo)
         why = str(excinfo.value)
         if type(excinfo.value) is not KeyboardInterrupt and why:
             self._stop(Stop(f"the session stopped early ({why})", interrupted=False))
@@ -210,6 +211,24 @@ class Controller:
             from conformance.report.write import partial_note
 
             terminalreporter.write_line(partial_note(paths, self.partial))
+
+
+def drop_lineless_entries(excinfo: Any) -> None:
+    """Leave out of an interrupt's traceback the entries without a line number.
+
+    On CPython 3.11 a signal that lands on an instruction with no source
+    location leaves a traceback entry whose ``tb_lineno`` is None; pytest's
+    terminal reporter then fails formatting it (``None - 1``) inside its own
+    interrupt handling, and the TypeError escapes pytest.main: the run died
+    with a traceback and exit 1 instead of writing its report and exiting 130.
+    Such an entry has no source line to show anyway.
+    """
+    from _pytest._code.code import Traceback
+
+    entries = list(excinfo.traceback)
+    kept = [e for e in entries if e._rawentry.tb_lineno is not None]
+    if kept and len(kept) != len(entries):
+        excinfo.traceback = Traceback(kept)
 
 
 class ReportKeeper:
