@@ -90,7 +90,7 @@ def _run(out: Path, keyword: str, *, env: dict[str, str] | None = None,
 
 
 @linux_only
-def test_descriptor_limit_of_15_gives_no_deviation(tmp_path):
+def test_descriptor_limit_of_15_gives_no_deviation_and_leaves_no_directory(tmp_path):
     # The lifecycle machine, a topology case and cases that accept and bind:
     # each ran into EMFILE somewhere else before the limit was recognised.
     tmp = tmp_path / "tmp"
@@ -109,7 +109,7 @@ def test_descriptor_limit_of_15_gives_no_deviation(tmp_path):
 
 
 @linux_only
-def test_long_tmpdir_gives_no_unix_error(tmp_path):
+def test_99_character_tmpdir_gives_no_unix_error_and_no_namespace_skip(tmp_path):
     long_tmp = tmp_path / ("t" * (99 - len(str(tmp_path)) - 1))
     long_tmp.mkdir()
     assert len(str(long_tmp)) == 99

@@ -299,7 +299,7 @@ def test_compare_on_a_full_disk_is_one_line(tmp_path, monkeypatch, capsys):
     assert not [p for p in (tmp_path / "m").iterdir()]
 
 
-def test_writing_to_dev_full_is_one_line(tmp_path):
+def test_cases_into_dev_full_is_one_line_not_a_traceback(tmp_path):
     with open("/dev/full", "w") as full:
         proc = subprocess.run([sys.executable, "-m", "conformance", "cases"], cwd=tmp_path,
                               stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)

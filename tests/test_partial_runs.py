@@ -129,8 +129,8 @@ def test_bad_keyword_expression_writes_no_report(session):
     assert not list(out.rglob("*.json"))
 
 
-def _start_run(tmp_path: Path, *extra: str) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, PYTHONUNBUFFERED="1", TMPDIR=str(tmp_path / "tmp"))
+def _start_run(tmp_path: Path, *extra: str, **env_extra: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, PYTHONUNBUFFERED="1", TMPDIR=str(tmp_path / "tmp"), **env_extra)
     (tmp_path / "tmp").mkdir()
     proc = subprocess.Popen([sys.executable, "-m", "conformance", "run", "--out",
                              str(tmp_path / "out"), *extra], cwd=tmp_path, env=env,
@@ -144,30 +144,46 @@ def _start_run(tmp_path: Path, *extra: str) -> subprocess.Popen[bytes]:
 
 
 def test_ctrl_c_stops_promptly_with_an_interrupted_report_and_exit_130(tmp_path, capsys):
-    proc = _start_run(tmp_path, "-n", "2")
-    sent = time.monotonic()
-    proc.send_signal(signal.SIGINT)
+    """The whole catalogue and a case that waits 600 s: only the interrupt ends this run,
+    so ending it, well within that, is the proof of promptness."""
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "test_mine.py").write_text(WAITS)
+    ready = tmp_path / "ready"
+    proc = _start_run(tmp_path, "-n", "2", "--cases", str(cases), SC_TEST_READY=str(ready))
+    try:
+        deadline = time.monotonic() + 120
+        while not ready.exists():
+            assert time.monotonic() < deadline and proc.poll() is None, \
+                "the waiting case never started"
+            time.sleep(0.02)
+    finally:
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
     assert proc.stdout is not None
     output = proc.stdout.read().decode()
-    assert proc.wait(timeout=60) == 130, output[-3000:]
-    assert time.monotonic() - sent < 30, "Ctrl-C did not stop the run promptly"
+    assert proc.wait(timeout=120) == 130, output[-3000:]
+    # Bounds a hang only: the waiting case alone would have taken 600 s.
+    assert time.monotonic() - sent < 120, "Ctrl-C did not stop the run"
     (path,) = (tmp_path / "out").rglob("*.json")
     report = json.loads(path.read_text())
     assert report["interrupted"] == "interrupted"
     # What finished is printed: the summary line counts the results.
     assert f"{report['platform']['id']}: {len(report['results'])} results" in output
     by = _gate_accepts_itself(path, capsys)
-    assert any(r["message"].startswith("not run: interrupted") for r in by.values()) or \
-        all(r["verdict"] != "skipped" for r in by.values())
+    waited = by["mine.waits", "{}"]
+    assert waited["verdict"] == "skipped", waited
+    assert waited["message"] == "stopped while it ran: interrupted", waited["message"]
     # Every instance, run or not, under its case id and params (once, the ones that
     # never ran carried their test function's name).
     from conformance.case import load_catalogue
 
-    catalogue = set(load_catalogue())
-    assert {case_id for case_id, _ in by} <= catalogue, {i for i, _ in by} - catalogue
+    known = {*load_catalogue(), "mine.waits"}
+    assert {case_id for case_id, _ in by} <= known, {i for i, _ in by} - known
 
 
 WAITS = '''
+import os
 import time
 
 from conformance.api import Kit, case, posix
@@ -175,9 +191,11 @@ from conformance.api import Kit, case, posix
 
 @case("mine.waits", "holds its worker until the run is stopped", cites=[posix("bind")])
 def test_waits(kit: Kit) -> dict[str, str]:
-    """Makes its AF_UNIX directory, then waits for the run to be stopped."""
+    """Makes its AF_UNIX directory, says it has, then waits for the run to be stopped."""
     kit.address("unix")
-    deadline = time.monotonic() + 120
+    if os.environ.get("SC_TEST_READY"):
+        open(os.environ["SC_TEST_READY"], "w").close()
+    deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         time.sleep(0.05)
     return {"waited": "out"}
