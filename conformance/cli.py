@@ -53,8 +53,11 @@ class _Stdout(io.TextIOBase):
 
     def _fail(self, exc: OSError) -> None:
         self.failed = exc
-        # Whatever is still buffered, and the interpreter's last flush at exit,
-        # go nowhere instead of raising again.
+        self.silence()
+
+    def silence(self) -> None:
+        """Point the stream's descriptor at /dev/null: whatever is still buffered,
+        and the interpreter's last flush at exit, go nowhere instead of raising again."""
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, self.stream.fileno())
@@ -117,6 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         sys.stdout = saved
     if stdout.failed is not None:
+        # Again: pytest's output capturing, ending, put back the descriptor it
+        # had saved, the failing one (exit status 120 and a traceback at exit).
+        stdout.silence()
         print(f"{PROG}: standard output failed ({stdout.failed.strerror or stdout.failed}); "
               "the rest of it was dropped and the command went on without it", file=sys.stderr)
     if argv is None:
