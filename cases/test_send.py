@@ -273,9 +273,6 @@ def test_eintr(family: str, backend: str, kit: Kit) -> dict[str, Any]:
 # stay unwritable to count as saturated (acknowledgements free room for a while
 # after the first EAGAIN).
 SETTLE_S = 0.02
-# linux/sockios.h: the bytes a TCP socket has queued but not yet sent. TIOCOUTQ
-# (SIOCOUTQ) counts every byte not yet acknowledged, sent or not.
-SIOCOUTQNSD = 0x894B
 
 
 def saturate(kit: Kit, sock: Socket) -> int:
@@ -298,34 +295,19 @@ def saturate(kit: Kit, sock: Socket) -> int:
         # send() would take before it waits: a one-byte fill uses them up.
         sent = fill(sock, ("MSG_DONTWAIT",))[0] + fill(sock, ("MSG_DONTWAIT",), b"\0")[0]
         total += sent
-        flight = _in_flight(sock)
+        flight = Kit.in_flight(sock)
         if flight is None:
             if not kit.writable(sock, SETTLE_S):
                 return total + fill(sock, ("MSG_DONTWAIT",), b"\0")[0]
             continue
         if flight == 0 and sent == 0:
             return total
-        while _in_flight(sock):
+        while Kit.in_flight(sock):
             if time.monotonic() >= end:
                 raise DeadlineExceeded(f"the peer did not acknowledge the {flight} bytes in "
                                        f"flight within {DEADLINE_S}s")
             time.sleep(0.001)
     raise HarnessError(f"the sender took {FILL_LIMIT} bytes and still had room")
-
-
-def _in_flight(sock: Socket) -> int | None:
-    """Bytes sent and not yet acknowledged; None where the stack cannot say."""
-    try:
-        import fcntl
-        import termios
-
-        outq, unsent = bytearray(4), bytearray(4)
-        fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, outq)
-        fcntl.ioctl(sock.fileno(), SIOCOUTQNSD, unsent)
-    except (ImportError, AttributeError, OSError):
-        return None
-    return int.from_bytes(outq, "little", signed=True) - int.from_bytes(unsent, "little",
-                                                                         signed=True)
 
 
 @case(

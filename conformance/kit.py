@@ -27,6 +27,8 @@ DEADLINE_S = 10.0
 # loopback by retrying it and reports WSAECONNREFUSED only after about 2 s
 # (measured 2.0 s on GitHub's Windows runners; libuv#2896 works around it).
 CONNECT_DEADLINE_S = 10.0
+# linux/sockios.h; Python's termios does not name it.
+_SIOCOUTQNSD = 0x894B
 
 LOOPBACK = {"inet": "127.0.0.1", "inet6": "::1"}
 WILDCARD = {"inet": "0.0.0.0", "inet6": "::"}
@@ -222,6 +224,26 @@ class Kit:
         except OSError:
             return None
         return int.from_bytes(buf, sys.byteorder, signed=True)
+
+    @staticmethod
+    def in_flight(sock: Socket) -> int | None:
+        """Bytes ``sock`` sent and the peer has not yet acknowledged, or None where
+        the stack cannot say (no TIOCOUTQ/SIOCOUTQNSD: AF_UNIX, gVisor, the BSDs)."""
+        try:
+            import fcntl
+            import termios
+        except ImportError:
+            return None
+        # TIOCOUTQ counts every byte not yet acknowledged, sent or not;
+        # SIOCOUTQNSD the ones not yet sent.
+        outq, unsent = bytearray(4), bytearray(4)
+        try:
+            fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, outq)
+            fcntl.ioctl(sock.fileno(), _SIOCOUTQNSD, unsent)
+        except (AttributeError, OSError):
+            return None
+        return (int.from_bytes(outq, sys.byteorder, signed=True)
+                - int.from_bytes(unsent, sys.byteorder, signed=True))
 
     @staticmethod
     def writable(sock: Socket, timeout: float) -> bool:
