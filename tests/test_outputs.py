@@ -265,13 +265,17 @@ def test_own_symlinked_out_directory_is_still_followed(tmp_path):
     assert write.check_directory(tmp_path / "link") == tmp_path / "link"
 
 
-def test_junit_into_unwritable_directory_is_refused_up_front(tmp_path):
+def _unwritable(tmp_path, name):
+    """A path in a directory this user cannot write to."""
     if os.geteuid() == 0:
-        target = Path("/proc/version.xml")  # root may write anywhere a file system allows
-    else:
-        locked = tmp_path / "locked"
-        locked.mkdir(mode=0o500)
-        target = locked / "results.xml"
+        return Path("/proc") / name  # root may write anywhere a file system allows
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    return locked / name
+
+
+def test_junit_into_unwritable_directory_is_refused_up_front(tmp_path):
+    target = _unwritable(tmp_path, "results.xml")
     proc = run_cli("run", "--out", str(tmp_path / "out"), "--junit", str(target), cwd=tmp_path)
     line = one_line_error(proc)
     assert "--junit" in line and "cannot write" in line
@@ -388,12 +392,7 @@ def test_junit_on_a_full_file_system_is_one_line_and_the_report_stays(tmp_path):
 
 
 def test_gate_markdown_into_unwritable_directory_is_refused_up_front(tmp_path):
-    if os.geteuid() == 0:
-        target = Path("/proc/summary.md")  # root may write anywhere a file system allows
-    else:
-        locked = tmp_path / "locked"
-        locked.mkdir(mode=0o500)
-        target = locked / "summary.md"
+    target = _unwritable(tmp_path, "summary.md")
     base = write_report(tmp_path / "old.json", _report())
     line = one_line_error(run_cli("gate", "--baseline", str(base), str(base), "--markdown",
                                   str(target), cwd=tmp_path))
