@@ -157,3 +157,21 @@ def test_searches_are_handed_out_first_and_plain_cases_keep_their_order(session)
     result = session.runpytest("-p", "conformance.plugin", "--conformance", "--collect-only", "-q")
     ids = [ln.split("::")[1] for ln in result.outlines if "::" in ln]
     assert ids == ["test_search", "test_plain_first", "test_plain_last"]
+
+
+def test_deviation_and_missing_feature_build_no_traceback(session):
+    # Their reports are one line each; a traceback's text (source read and parsed
+    # per frame) would cost milliseconds per instance only to be thrown away.
+    session.makeconftest(
+        "def _refuse(excinfo, *args, **kwargs):\n"
+        "    raise RuntimeError('a traceback was built')\n"
+        "def pytest_collection_modifyitems(items):\n"
+        "    for item in items:\n"
+        "        item.repr_failure = _refuse\n"
+    )
+    result, report, _ = _run(session, "-rfs", "-k", "test_deviates or test_unsupported")
+    result.assert_outcomes(failed=1, skipped=1, deselected=6)
+    assert {r["verdict"] for r in report["results"]} == {"deviates", "unsupported"}
+    text = result.stdout.str()
+    assert 'deviates: got {"errno": "EINVAL"}' in text
+    assert "unsupported: no such family" in text

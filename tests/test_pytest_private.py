@@ -49,3 +49,14 @@ def test_xdist_still_prints_its_status_through_dsession_terminal_and_the_status_
     assert "self.terminal = config.pluginmanager.getplugin(\"terminalreporter\")" in source
     assert '"terminaldistreporter"' in source
     assert "if self.terminal" in source and hasattr(TerminalDistReporter, "ensure_show_status")
+
+
+def test_report_without_traceback_is_the_phase_as_if_it_had_not_raised(pytester):
+    from _pytest.runner import CallInfo
+
+    item = pytester.getitem("def test_func():\n    raise ValueError('boom')\n")
+    call = CallInfo.from_call(item.runtest, "call")
+    assert call.excinfo is not None
+    report = pytest_private.report_without_traceback(item, call)
+    assert (report.when, report.outcome, report.longrepr) == ("call", "passed", None)
+    assert (report.start, report.stop, report.duration) == (call.start, call.stop, call.duration)

@@ -110,6 +110,21 @@ def _phase_ending(item: pytest.Item, call: pytest.CallInfo[None]) -> Ending:
     return ending
 
 
+@pytest.hookimpl(specname="pytest_runtest_makereport", tryfirst=True)
+def pytest_runtest_makereport_without_traceback(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> pytest.TestReport | None:
+    """A phase that deviated or met a missing feature: the wrapper below gives its
+    report one line, so pytest's traceback text for it would only be thrown away."""
+    from conformance.errors import Unsupported
+
+    if call.excinfo is None or case_info(item) is None:
+        return None
+    if not isinstance(call.excinfo.value, (Deviation, Unsupported)):
+        return None
+    return pytest_private.report_without_traceback(item, call)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
                               ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
@@ -126,6 +141,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
     elif ending.verdict == "deviates":
         # The stack, not the code, deviated: the plugin's own frames would only
         # bury the got/expected line a reader needs.
+        report.outcome = "failed"
         report.longrepr = f"deviates: {ending.message}"
     return report
 

@@ -5,6 +5,7 @@ tests/test_pytest_private.py fails loudly when one of them changes shape.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Any
 
@@ -28,7 +29,28 @@ def case_arguments(item: pytest.Function) -> dict[str, Any]:
 
     Public API only: the function's own signature, looked up in ``funcargs``.
     """
-    return {name: item.funcargs[name] for name in inspect.signature(item.obj).parameters}
+    return {name: item.funcargs[name] for name in _parameters(item.obj)}
+
+
+@functools.cache
+def _parameters(fn: Any) -> tuple[str, ...]:
+    # inspect.signature costs more than many a case body; a case's never changes.
+    return tuple(inspect.signature(fn).parameters)
+
+
+def report_without_traceback(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    """The report pytest makes for ``call``'s phase as if it had not raised.
+
+    Building a traceback's text (reading and parsing the source of every frame)
+    costs milliseconds per phase, tens in a sandbox whose system calls are slow;
+    the caller replaces it with a line of its own anyway. ``CallInfo``'s
+    constructor is private (``_ispytest``); ``from_item_and_call`` is public.
+    """
+    from _pytest.runner import CallInfo
+
+    quiet = CallInfo(None, None, call.start, call.stop, call.duration, call.when,
+                     _ispytest=True)
+    return pytest.TestReport.from_item_and_call(item, quiet)
 
 
 def silence_xdist_status(config: pytest.Config) -> None:
