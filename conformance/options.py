@@ -17,8 +17,9 @@ EXPECTATIONS = ("--conformance-expectations", "conformance_expectations",
                 "<family>/*.toml), laid over the shipped ones: its entries for a case id "
                 "replace the shipped entries for that id")
 RERUNS = ("--conformance-reruns", "conformance_reruns", "SOCKET_CONFORMANCE_RERUNS",
-          "run an instance whose result deviates, times out or errors up to N more times; "
-          "one that then passes is marked flaky (default 2)")
+          "run an instance whose result deviates, times out or errors up to N more times, "
+          "until it passes or fails as the attempt before did; one that then passes is "
+          "marked flaky (default 2)")
 
 DEADLINE = ("--conformance-deadline", "conformance_deadline", "SOCKET_CONFORMANCE_DEADLINE",
             "stop the run after this many seconds and report what completed "

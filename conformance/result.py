@@ -177,6 +177,21 @@ def settle(attempts: Sequence[Result]) -> Result:
                    message=f"failed, then {last.verdict} on a re-run: {history}")
 
 
-def should_rerun(attempt: Result | None) -> bool:
-    """Whether an attempt failed in a way another attempt might not."""
-    return attempt is not None and attempt.failing and not attempt.final
+def should_rerun(attempts: Sequence[Result]) -> bool:
+    """Whether another attempt could still change the instance's result.
+
+    Not after a pass, nor after a failure that leaves no time for another
+    (``final``), nor after a failure that repeats the attempt before it
+    exactly (verdict and observation): seen twice the same way, it is how the
+    stack behaves, and a third run of it (a whole Hypothesis search, a forked
+    child) would cost as much again to say so once more.
+    """
+    if not attempts:
+        return False
+    last = attempts[-1]
+    if not last.failing or last.final:
+        return False
+    if len(attempts) > 1:
+        before = attempts[-2]
+        return (before.verdict, before.observation) != (last.verdict, last.observation)
+    return True

@@ -21,6 +21,10 @@ source = "fake man page"
 accept = [{ errno = "EAGAIN" }]
 source = "fake man page"
 
+[["fake.drifting_bad"]]
+accept = [{ errno = "EAGAIN" }]
+source = "fake man page"
+
 [["fake.fresh_kit"]]
 accept = [{ errno = "EAGAIN" }]
 source = "fake man page"
@@ -70,6 +74,12 @@ def test_wobbly_bad(kit):
     if attempt("wobbly_bad") == 1:
         raise DeadlineExceeded("accept did not return")
     return {"errno": "EINVAL"}
+
+
+@case("fake.drifting_bad", "deviates every time, never the same way", cites=CITE)
+def test_drifting_bad(kit):
+    """Deviates with a different observation on each attempt."""
+    return {"errno": "EINVAL", "attempt": attempt("drifting_bad")}
 
 
 KITS = []
@@ -134,12 +144,13 @@ def test_failed_then_passed_is_flaky_with_every_attempt(session):
     assert "deviates -> conforms" in flip["message"]
 
 
-def test_stable_failure_is_rerun_and_keeps_its_verdict(session):
+def test_stable_failure_is_rerun_until_it_repeats_and_keeps_its_verdict(session):
     _result, by = _run(session)
     bad = by["fake.stable_bad", None]
     assert bad["verdict"] == "deviates"
-    assert [a["verdict"] for a in bad["attempts"]] == ["deviates"] * 3
-    assert _attempts(session, "stable_bad") == 3
+    # The second attempt failed exactly as the first: a third would say it again.
+    assert [a["verdict"] for a in bad["attempts"]] == ["deviates"] * 2
+    assert _attempts(session, "stable_bad") == 2
 
 
 def test_failure_that_varies_is_not_a_flake(session):
@@ -178,9 +189,15 @@ def test_reruns_zero_turns_rerunning_off(session):
     assert result.ret == 1
 
 
+def test_failure_that_never_repeats_uses_every_rerun(session):
+    _result, by = _run(session)
+    assert len(by["fake.drifting_bad", None]["attempts"]) == 3
+    assert _attempts(session, "drifting_bad") == 3
+
+
 def test_reruns_limit_is_honoured(session):
     _result, by = _run(session, "--conformance-reruns", "1")
-    assert len(by["fake.stable_bad", None]["attempts"]) == 2
+    assert len(by["fake.drifting_bad", None]["attempts"]) == 2
 
 
 def test_bad_reruns_value_names_where_it_came_from(session, monkeypatch):

@@ -66,7 +66,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                           "instance whose verdict or observation differed; exit 1 if any did")
     run.add_argument("--reruns", type=checks.reruns, default=2, metavar="N",
                      help="run a result that deviates, times out or errors up to N more "
-                          "times; one that then passes is flaky (default 2)")
+                          "times, until it passes or fails as the attempt before did; one "
+                          "that then passes is flaky (default 2)")
     run.add_argument("--baseline", metavar="OLD.json",
                      help="then gate the new report against this one: the exit status is "
                           "the gate's (see the gate command)")

@@ -48,7 +48,7 @@ def report_without_traceback(item: pytest.Item, call: pytest.CallInfo[None]) -> 
     """
     from _pytest.runner import CallInfo
 
-    quiet = CallInfo(None, None, call.start, call.stop, call.duration, call.when,
+    quiet: CallInfo[None] = CallInfo(None, None, call.start, call.stop, call.duration, call.when,
                      _ispytest=True)
     return pytest.TestReport.from_item_and_call(item, quiet)
 

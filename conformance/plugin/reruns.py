@@ -52,7 +52,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         kit = item.stash.get(KIT, None)
         attempts.append(Result.of(instance, ending, kit.detail if kit else {},
                                   sum(r.duration for r in reports)))
-        if (not should_rerun(attempts[-1])
+        if (not should_rerun(attempts)
                 or item.session.shouldstop or item.session.shouldfail):
             break
     if attempts:
