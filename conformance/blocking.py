@@ -15,6 +15,7 @@ threads with :func:`elsewhere`).
 
 from __future__ import annotations
 
+import os
 import platform
 import threading
 import time
@@ -39,7 +40,7 @@ WINDOW_S = 0.05
 
 @dataclass
 class BlockedCall:
-    """A call running on its own thread, so the caller can watch it block."""
+    """A call running on a thread of its own (a _Caller), so the caller can watch it block."""
 
     fn: Callable[[], Any]
     result: Any = None
@@ -50,12 +51,14 @@ class BlockedCall:
     started: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> BlockedCall:
-        threading.Thread(target=self._run, daemon=True).start()
+        with _IDLE_LOCK:
+            caller = _IDLE.pop() if _IDLE else None
+        (caller or _Caller()).take(self)
         if not self.started.wait(DEADLINE_S):
             raise DeadlineExceeded(f"the calling thread did not start within {DEADLINE_S}s")
         return self
 
-    def _run(self) -> None:
+    def _run(self, returned: Callable[[], None]) -> None:
         self.tid = threading.get_native_id()
         self.ident = threading.get_ident()
         self.started.set()
@@ -64,10 +67,61 @@ class BlockedCall:
         except BaseException as exc:
             self.error = exc
         finally:
+            # Before done: whoever waits for this call may start the next one at once.
+            returned()
             self.done.set()
 
     def wait(self, timeout: float) -> bool:
         return self.done.wait(timeout)
+
+
+class _Caller:
+    """A thread that makes the calls handed to it, one at a time.
+
+    Starting a thread is a dozen system calls and a trip through the
+    scheduler: about a millisecond in a sandbox that traps each system call,
+    paid by every blocking connect() of the suite. Handing a call to a thread
+    that waits for one costs a single wake-up. A caller goes back to the idle
+    list only when its call has returned; one whose call never returns stays
+    with it, and the next call gets a new thread.
+    """
+
+    def __init__(self) -> None:
+        self._call: BlockedCall | None = None
+        self._given = threading.Event()
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def take(self, call: BlockedCall) -> None:
+        self._call = call
+        self._given.set()
+
+    def _loop(self) -> None:
+        while True:
+            self._given.wait()
+            self._given.clear()
+            call, self._call = self._call, None
+            if call is not None:
+                call._run(returned=self._idle)
+
+    def _idle(self) -> None:
+        with _IDLE_LOCK:
+            _IDLE.append(self)
+
+
+_IDLE: list[_Caller] = []
+_IDLE_LOCK = threading.Lock()
+
+
+def _forget_callers() -> None:
+    # A forked child has only the thread that forked: the others' idle entries
+    # would take calls nobody makes.
+    global _IDLE_LOCK
+    _IDLE_LOCK = threading.Lock()
+    _IDLE.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_callers)
 
 
 def _proc_state(tid: int) -> tuple[int | None, str]:

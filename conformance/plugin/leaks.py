@@ -7,9 +7,9 @@ from collections.abc import Generator
 import pytest
 
 from conformance.case import case_info
-from conformance.descriptors import socket_fds
+from conformance.descriptors import new_sockets, open_fds
 
-_FDS = pytest.StashKey[set[int]]()
+_FDS = pytest.StashKey[frozenset[int]]()
 
 
 # Not a wrapper: a wrapper that raises before its yield keeps every inner
@@ -18,11 +18,11 @@ _FDS = pytest.StashKey[set[int]]()
 # still runs before pytest's own, which sets up the fixtures.
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Snapshot the open sockets before the instance's fixtures exist."""
+    """Snapshot the open descriptors before the instance's fixtures exist."""
     # Where descriptors cannot be listed (Windows) nothing is stashed, and the
     # platform's capabilities say leak_check is false.
     if case_info(item) is not None:
-        fds = socket_fds()
+        fds = open_fds()
         if fds is not None:
             item.stash[_FDS] = fds
 
@@ -34,7 +34,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None
     result = yield
     before = item.stash.get(_FDS, None)
     if before is not None:
-        leaked = sorted((socket_fds() or set()) - before)
+        leaked = sorted(new_sockets(before))
         if leaked:
             from conformance.errors import HarnessError
 
