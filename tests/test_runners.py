@@ -343,3 +343,21 @@ def test_clue_skips_a_kernel_stack_dump():
     assert salvage._clue(tail) == "Kernel panic - not syncing: Attempted to kill init!"
     assert salvage._clue(["one", "two", ""]) == "two"
     assert salvage._clue([]) == ""
+
+
+def test_journal_pushes_with_sync_file_range_and_falls_back_to_fsync(tmp_path, monkeypatch):
+    from conformance.runners import journal as journal_mod
+
+    fsynced: list[int] = []
+    monkeypatch.setattr(journal_mod.os, "fsync", fsynced.append)
+    j = journal_mod.Journal(tmp_path / "journal.jsonl", "host")
+    try:
+        j.write({"start": "a"})
+        if journal_mod._sync_file_range() is not None:
+            assert fsynced == []  # the guest's page cache went to the file without a disk flush
+        monkeypatch.setattr(journal_mod, "_sync_file_range", lambda: None)
+        j.write({"start": "b"})
+        assert fsynced == [j.file.fileno()]
+    finally:
+        j.close()
+    assert [e["start"] for e in journal_mod.read(tmp_path / "journal.jsonl")] == ["a", "b"]
