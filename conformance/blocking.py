@@ -3,9 +3,13 @@
 On Linux a thread parked in a system call shows it in
 ``/proc/self/task/<tid>/syscall`` (first field: the syscall number) and its
 state in ``/proc/self/task/<tid>/stat`` is ``S`` (interruptible sleep). Seeing
-both for the expected call is proof. Elsewhere the only evidence is a bounded
-window in which the call did not return; the result records which method
-was used, so a reader can weigh it.
+both for the expected call is proof. Where only the state can be read (gVisor
+and User-Mode Linux have no ``syscall`` file), the evidence is that the call
+has not returned a settling time after it started and the thread sleeps: a
+thread that has not reached the call yet is runnable, not asleep, so a loaded
+machine delays this proof rather than faking it. Elsewhere the only evidence
+is a bounded window in which the call did not return. The result records
+which method was used, so a reader can weigh it.
 
 A call made by a stack agent (backends/agent.py) runs in the agent's
 process: the thread here only waits on a pipe, so its system call proves
@@ -35,6 +39,10 @@ SYSCALLS: dict[str, dict[str, tuple[int, ...]]] = {
 }
 
 WINDOW_S = 0.05
+# Long enough for the calling thread to take the interpreter lock the waiting
+# one gives up and make its call; a call that does not block returns in well
+# under a millisecond, in a sandbox too.
+SETTLE_S = 0.01
 
 
 
@@ -127,9 +135,12 @@ if hasattr(os, "register_at_fork"):
 def _proc_state(tid: int) -> tuple[int | None, str]:
     with open(f"/proc/self/task/{tid}/syscall") as f:
         first = f.read().split()[0]
+    return (int(first) if first.lstrip("-").isdigit() else None), _task_state(tid)
+
+
+def _task_state(tid: int) -> str:
     with open(f"/proc/self/task/{tid}/stat") as f:
-        state = f.read().rsplit(")", 1)[1].split()[0]
-    return (int(first) if first.lstrip("-").isdigit() else None), state
+        return f.read().rsplit(")", 1)[1].split()[0]
 
 
 def prove_blocked(call: BlockedCall, syscall: str, deadline: float = DEADLINE_S) -> dict[str, Any]:
@@ -158,7 +169,10 @@ def prove_blocked(call: BlockedCall, syscall: str, deadline: float = DEADLINE_S)
                 call.done.wait(0.0005)
         except OSError as exc:
             limits.check_errno(exc)  # out of descriptors is not "no /proc"
-            # no /proc for this task: fall back to the window below
+            # no syscall file for this task: its state, or the window below
+            proof = _asleep_after_settling(call, syscall, end)
+            if proof is not None:
+                return proof
         else:
             if not remote:
                 raise DeadlineExceeded(
@@ -166,3 +180,31 @@ def prove_blocked(call: BlockedCall, syscall: str, deadline: float = DEADLINE_S)
                 )
     returned = call.wait(WINDOW_S)
     return {"blocked": not returned, "method": f"timed-window-{int(WINDOW_S * 1000)}ms"}
+
+
+def _asleep_after_settling(call: BlockedCall, syscall: str, end: float) -> dict[str, Any] | None:
+    """The proof from the thread's state alone (see the module docstring); None where
+    that state cannot be read or the call is made in another process."""
+    method = f"asleep-after-{int(SETTLE_S * 1000)}ms"
+    if call.wait(SETTLE_S):
+        return {"blocked": False, "method": method}
+    # Asleep twice in a row, with the interpreter lock free in between: a thread
+    # caught waiting for that lock on its way to the call is not asleep the second time.
+    asleep = 0
+    while time.monotonic() < end:
+        if call.tid in _elsewhere:
+            return None
+        try:
+            state = _task_state(call.tid)
+        except OSError as exc:
+            limits.check_errno(exc)
+            return None
+        # Read after the state: a call that returned sets done before its thread
+        # goes back to sleep waiting for the next one.
+        if call.done.is_set():
+            return {"blocked": False, "method": method}
+        asleep = asleep + 1 if state == "S" else 0
+        if asleep == 2:
+            return {"blocked": True, "method": method}
+        call.done.wait(0.0005)  # runnable, or asleep once: wait, and read again
+    raise DeadlineExceeded(f"{syscall}: thread never went to sleep in the call")

@@ -57,3 +57,61 @@ def test_a_forked_child_starts_its_own_threads():
     finally:
         os.close(r)
         os.waitpid(pid, 0)
+
+
+def _without_syscall_files(monkeypatch):
+    import builtins
+
+    real_open = builtins.open
+
+    def no_syscall_file(path, *args, **kwargs):
+        if str(path).endswith("/syscall"):
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", no_syscall_file)
+
+
+def test_without_a_syscall_file_a_sleeping_call_is_proven_blocked(monkeypatch):
+    from conformance.blocking import prove_blocked
+
+    _without_syscall_files(monkeypatch)
+    gate = threading.Event()
+    call = BlockedCall(lambda: gate.wait(5)).start()
+    try:
+        proof = prove_blocked(call, "recv")
+    finally:
+        gate.set()
+        call.wait(5)
+    assert proof == {"blocked": True, "method": "asleep-after-10ms"}
+
+
+def test_without_a_syscall_file_a_thread_not_yet_asleep_is_not_taken_for_blocked(monkeypatch):
+    # A thread still runnable (a loaded machine has not given it a CPU) or caught
+    # once waiting for the interpreter lock on its way: the call then returns.
+    from conformance import blocking
+
+    _without_syscall_files(monkeypatch)
+    gate = threading.Event()
+    states = iter(["R", "R", "S", "R"])
+
+    def observed(tid: int) -> str:
+        state = next(states, None)
+        if state is None:
+            gate.set()
+            call.wait(5)
+            return "S"
+        return state
+
+    monkeypatch.setattr(blocking, "_task_state", observed)
+    call = BlockedCall(lambda: gate.wait(5)).start()
+    proof = blocking.prove_blocked(call, "recv")
+    assert proof == {"blocked": False, "method": "asleep-after-10ms"}
+
+
+def test_without_a_syscall_file_a_call_that_returns_at_once_is_not_blocked(monkeypatch):
+    from conformance.blocking import prove_blocked
+
+    _without_syscall_files(monkeypatch)
+    call = BlockedCall(lambda: None).start()
+    assert prove_blocked(call, "recv")["blocked"] is False
