@@ -15,11 +15,12 @@ from conformance.api import (
     WILDCARD,
     ChildSkip,
     Kit,
+    as_user,
     bind_sockaddr,
     case,
+    credentials_mechanism,
     darwin,
     freebsd,
-    in_child,
     linux,
     mslearn,
     pack_sockaddr,
@@ -128,7 +129,7 @@ def test_null_address(family: str, backend: str, kit: Kit) -> dict[str, Any]:
     asserts=["posix:bind:EACCES.address", "linux:ip.7:EACCES"],
 )
 def test_privileged_port(family: str, type: str, backend: str, kit: Kit) -> dict[str, Any]:
-    """As uid 65534 (a forked child drops root) bind() to port 1 on loopback is refused."""
+    """As uid 65534 (as_user: a thread or a child drops root) bind() to loopback port 1 fails."""
     def as_nobody() -> dict[str, Any]:
         try:
             with open(UNPRIVILEGED_PORT_START) as f:
@@ -141,8 +142,8 @@ def test_privileged_port(family: str, type: str, backend: str, kit: Kit) -> dict
         return {"errno": kit.outcome(s.bind, (LOOPBACK[family], PRIVILEGED_PORT)),
                 "uid": os.geteuid()}
 
-    result = in_child(as_nobody, user=NOBODY)
-    kit.note(uid=result.pop("uid"), port=PRIVILEGED_PORT)
+    result = as_user(as_nobody, NOBODY)
+    kit.note(uid=result.pop("uid"), port=PRIVILEGED_PORT, credentials=credentials_mechanism())
     return result
 
 

@@ -18,8 +18,10 @@ from conformance.api import (
     DeadlineExceeded,
     Kit,
     Socket,
+    as_user,
     bind_sockaddr,
     case,
+    credentials_mechanism,
     freebsd,
     getsockname_raw,
     in_child,
@@ -316,8 +318,8 @@ def test_no_permission(call: str, type: str, backend: str, kit: Kit) -> dict[str
         fn = s.bind if call == "bind" else s.connect
         return {"errno": Kit.outcome(fn, target), "uid": os.geteuid()}
 
-    result = in_child(as_nobody, user=NOBODY)
-    kit.note(uid=result.pop("uid"))
+    result = as_user(as_nobody, NOBODY)
+    kit.note(uid=result.pop("uid"), credentials=credentials_mechanism())
     return result
 
 

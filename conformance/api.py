@@ -25,7 +25,9 @@ from conformance.case import Citation, case, darwin, freebsd, linux, mslearn, po
 from conformance.child import (
     NOBODY,
     ChildSkip,
+    as_user,
     at_descriptor_limit,
+    credentials_mechanism,
     in_child,
     mount_read_only,
 )
@@ -49,8 +51,9 @@ __all__ = [
     "INET",
     "LOOPBACK", "NOBODY", "PEER", "TYPE", "TYPES", "WILDCARD", "Address", "BlockedCall",
     "ChildSkip", "Citation", "DeadlineExceeded", "HarnessError", "Kit", "Socket", "Topology",
-    "TopologyUnavailable", "Unsupported", "accept_raw", "at_descriptor_limit", "bind_sockaddr",
-    "case", "check", "darwin", "errno_name", "freebsd", "getsockname_raw", "in_child",
+    "TopologyUnavailable", "Unsupported", "accept_raw", "as_user", "at_descriptor_limit",
+    "bind_sockaddr", "case", "check", "credentials_mechanism", "darwin", "errno_name", "freebsd",
+    "getsockname_raw", "in_child",
     "interrupt", "linux", "listen_fd", "mount_read_only", "mslearn", "name_of", "open_or_skip",
     "pack_sockaddr", "port_range", "posix", "prove_blocked", "raw_socket", "seed",
     "settings_for", "sigpipe_during", "sockaddr_header", "socketpair_raw", "try_socket",

@@ -1,24 +1,60 @@
-"""Running part of a case in a forked child: other credentials, other limits.
+"""Running part of a case as another user, at a lowered limit, or in a child.
 
 Some conditions can only be shown by changing the process itself: EACCES
-needs an unprivileged user, EMFILE a lowered RLIMIT_NOFILE. Doing that in the
-test process would break every later case (a uid cannot be taken back, and a
-worker at its descriptor limit fails in unrelated places), so the case hands
-a function to :func:`in_child`: it runs in a fork, which inherits the case's
-sockets, and its JSON-safe result comes back through a pipe. The parent
-waits with a deadline and kills a child that never answers.
+needs an unprivileged user, EMFILE a lowered RLIMIT_NOFILE, EROFS a private
+read-only mount. None of them may outlive the case: a worker that cannot
+take its uid back, or sits at its descriptor limit, fails in unrelated places
+afterwards. A forked child contains any change, but forking the big pytest
+worker is costly in a sandbox (gVisor and User-Mode Linux copy its page
+tables, then every page the parent writes afterwards: 60 to 190 ms a call,
+against 5 ms on the host), so each condition is contained by the cheapest
+means that still contains it:
+
+- Descriptor limit (:func:`at_descriptor_limit`): in the calling process. A
+  soft limit below the hard one can be raised again by anyone, so lowering it
+  for one call and restoring it in ``finally`` leaves nothing behind.
+- Other credentials (:func:`as_user`): on a thread of their own. Linux keeps
+  credentials per thread; glibc's ``setuid()`` family (and so ``os.setuid``)
+  broadcasts a change to every thread to give POSIX's per-process semantics,
+  but the raw system calls change only the caller. A short-lived thread drops
+  to the user with raw ``setgroups``/``setresgid``/``setresuid`` (real,
+  effective and saved ids, so it cannot become root again), runs the function
+  and ends; its credentials end with it. Changing a thread's ids makes the
+  kernel mark the whole process non-dumpable (unless ``fs.suid_dumpable``
+  says otherwise), so no process of that user can ptrace its way through the
+  thread into the worker; the worker stays so afterwards (no core dump,
+  ``/proc/self`` owned by root), which costs a root process nothing. Whether
+  raw calls change one thread only is probed once per process (a probe
+  thread drops reversibly and the main thread checks that its own ids did not
+  move); where the probe fails, the machine's syscall numbers are unknown or
+  the process is not root, :func:`as_user` forks as :func:`in_child` does (a
+  caller that is not root runs as itself, as it would in the child).
+- A private mount (:func:`mount_read_only`): in a forked child
+  (:func:`in_child`). A caller that is not root needs a new user namespace
+  for it, and ``unshare(CLONE_NEWUSER)`` refuses a multi-threaded caller; a
+  child contains the mount the same way for root and for everyone else.
 
 The child runs only the given function and ``os._exit``: no atexit handlers,
-no pytest teardown, nothing of the parent's state is flushed twice.
+no pytest teardown, nothing of the parent's state is flushed twice. Its
+JSON-safe result comes back through a pipe; the parent waits with a deadline
+and kills a child that never answers. A thread cannot be killed: one that
+misses its deadline is left behind, still the other user, while the case
+gets ``timeout`` and its result, if any, is dropped. Either way the result
+is the JSON round trip of the function's dict, so a case observes the same
+thing by both means.
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import json
 import os
+import platform
 import resource
 import select
 import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -28,12 +64,54 @@ from conformance.errors import DeadlineExceeded, HarnessError, Unsupported
 
 NOBODY = 65534
 
-# How the child's end is encoded: one JSON document, tagged with what happened.
+# Syscall numbers per machine, from the kernel's syscall tables
+# (arch/x86/entry/syscalls/syscall_64.tbl; include/uapi/asm-generic/unistd.h).
+SYSCALLS: dict[str, dict[str, int]] = {
+    "x86_64": {"setgroups": 116, "setresuid": 117, "setresgid": 119},
+    "aarch64": {"setgroups": 159, "setresuid": 147, "setresgid": 149},
+}
+
+PROBE_S = 2.0
+
+# How a function's end is encoded: one JSON document, tagged with what happened.
 _RESULT, _UNSUPPORTED, _SKIP, _CRASH = "result", "unsupported", "skip", "crash"
 
 
 class ChildSkip(Exception):
-    """Raised inside the child: a precondition is missing (becomes ``skipped``)."""
+    """Raised by the function given to :func:`in_child` or :func:`as_user`:
+    a precondition is missing (becomes ``skipped``)."""
+
+
+def as_user(
+    fn: Callable[[], dict[str, Any]], user: int, *, timeout: float = 2.0
+) -> dict[str, Any]:
+    """Run ``fn`` as ``user`` (its uid and gid, no supplementary groups) and return its dict.
+
+    On a thread of its own where the probe shows that credentials can be
+    changed for one thread, otherwise in a forked child (:func:`in_child`);
+    the contract is the same either way: ``Unsupported`` is re-raised here,
+    ``ChildSkip`` turns into ``pytest.skip``, anything else that escapes
+    ``fn`` (or the switch to ``user``) is a harness error, and a function
+    that does not return within ``timeout`` raises ``DeadlineExceeded``.
+    """
+    if not _thread_credentials():
+        return in_child(fn, user=user, timeout=timeout)
+    box: list[bytes] = []
+    thread = threading.Thread(
+        target=lambda: box.append(_outcome(fn, lambda: _drop(user))),
+        name=f"as-uid-{user}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        # It cannot be killed: it stays behind as ``user``, its result unread.
+        raise DeadlineExceeded(f"the function run as uid {user} gave no result within "
+                               f"{timeout}s (its thread is left running)")
+    return _finish(box[0], f"the thread running as uid {user}")
+
+
+def credentials_mechanism() -> str:
+    """How :func:`as_user` switches users in this process: ``"thread"`` or ``"fork"``."""
+    return "thread" if _thread_credentials() else "fork"
 
 
 def in_child(
@@ -58,8 +136,29 @@ def in_child(
         raw = _read_all(r, pid, timeout)
     finally:
         os.close(r)
+    return _finish(raw, "child process")
+
+
+def _outcome(fn: Callable[[], dict[str, Any]], switch: Callable[[], None]) -> bytes:
+    """``switch`` then ``fn``: what happened, encoded (a result that is not JSON is a crash)."""
+    try:
+        switch()
+        msg = {"kind": _RESULT, "value": fn()}
+    except Unsupported as exc:
+        msg = {"kind": _UNSUPPORTED, "value": str(exc)}
+    except ChildSkip as exc:
+        msg = {"kind": _SKIP, "value": str(exc)}
+    except BaseException:  # the caller must hear about any failure
+        msg = {"kind": _CRASH, "value": traceback.format_exc(limit=3)}
+    try:
+        return json.dumps(msg).encode()
+    except (TypeError, ValueError) as exc:
+        return json.dumps({"kind": _CRASH, "value": f"the result is not JSON-safe: {exc}"}).encode()
+
+
+def _finish(raw: bytes, where: str) -> dict[str, Any]:
     msg: dict[str, Any] = (json.loads(raw) if raw
-                           else {"kind": _CRASH, "value": "child exited without a result"})
+                           else {"kind": _CRASH, "value": f"{where} ended without a result"})
     kind, value = msg["kind"], msg["value"]
     if kind == _RESULT:
         result: dict[str, Any] = value
@@ -70,30 +169,22 @@ def in_child(
         import pytest
 
         pytest.skip(value)
-    raise HarnessError(f"child process failed: {value}")
+    raise HarnessError(f"{where} failed: {value}")
 
 
 def _child(fn: Callable[[], dict[str, Any]], user: int | None, w: int) -> None:  # pragma: no cover
-    code = 0
-    try:
+    def switch() -> None:
         if user is not None and os.geteuid() == 0:
             os.setgroups([])
             os.setgid(user)
             os.setuid(user)
-        msg = {"kind": _RESULT, "value": fn()}
-    except Unsupported as exc:
-        msg = {"kind": _UNSUPPORTED, "value": str(exc)}
-    except ChildSkip as exc:
-        msg = {"kind": _SKIP, "value": str(exc)}
-    except BaseException:  # the parent must hear about any failure
-        msg = {"kind": _CRASH, "value": traceback.format_exc(limit=3)}
-        code = 1
+
     try:
-        data = json.dumps(msg).encode()
+        data = _outcome(fn, switch)
         while data:
             data = data[os.write(w, data):]
     finally:
-        os._exit(code)
+        os._exit(0)
 
 
 def _read_all(r: int, pid: int, timeout: float) -> bytes:
@@ -113,6 +204,73 @@ def _read_all(r: int, pid: int, timeout: float) -> bytes:
         chunks.append(chunk)
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _syscall(name: str, *args: int) -> None:
+    """The raw system call, bypassing libc's wrapper (which would change every thread)."""
+    number = SYSCALLS[platform.machine().lower()][name]
+    if _libc().syscall(ctypes.c_long(number), *(ctypes.c_long(a) for a in args)) == -1:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{name}(): {os.strerror(err)}")
+
+
+def _drop(user: int) -> None:
+    """This thread only becomes ``user``: groups first (that needs root), then gid, then uid.
+
+    Real, effective and saved ids all change, so the kernel clears the
+    thread's capabilities and nothing lets it become root again.
+    """
+    _syscall("setgroups", 0, 0)
+    _syscall("setresgid", user, user, user)
+    _syscall("setresuid", user, user, user)
+
+
+def _ids() -> tuple[int, int, list[int]]:
+    return os.geteuid(), os.getegid(), sorted(os.getgroups())
+
+
+@functools.cache
+def _thread_credentials() -> bool:
+    """Probe, once per process: do raw set*id calls change the calling thread only?
+
+    A probe thread drops its effective ids to ``NOBODY``; the main thread
+    checks, while the probe thread still holds them, that its own ids did not
+    move. Only the effective ids change (the saved uid stays 0), so should the
+    change have reached every thread, this thread takes its ids back.
+    """
+    if (not hasattr(os, "geteuid") or os.geteuid() != 0
+            or platform.machine().lower() not in SYSCALLS or not hasattr(_libc(), "syscall")):
+        return False
+    before = _ids()
+    seen: list[tuple[int, int, list[int]]] = []
+    dropped, checked = threading.Event(), threading.Event()
+
+    def probe() -> None:
+        try:
+            _syscall("setgroups", 0, 0)
+            _syscall("setresgid", -1, NOBODY, -1)
+            _syscall("setresuid", -1, NOBODY, -1)
+            seen.append(_ids())
+        except OSError:
+            pass  # not allowed here: the probe says no
+        finally:
+            dropped.set()
+            checked.wait(PROBE_S)
+
+    thread = threading.Thread(target=probe, name="credentials-probe", daemon=True)
+    thread.start()
+    alone = dropped.wait(PROBE_S) and seen == [(NOBODY, NOBODY, [])] and _ids() == before
+    checked.set()
+    thread.join(PROBE_S)
+    if _ids() != before:  # the change reached this thread too: undo it for every thread
+        os.seteuid(0)
+        os.setegid(before[1])
+        os.setgroups(before[2])
+    return alone
+
 
 def _lowest_free_fd() -> int:
     fd = os.open(os.devnull, os.O_RDONLY)
@@ -121,7 +279,7 @@ def _lowest_free_fd() -> int:
 
 
 def at_descriptor_limit(call: Callable[[], Any]) -> dict[str, Any]:
-    """In a child: lower RLIMIT_NOFILE so no descriptor is free, run ``call``, restore.
+    """Lower RLIMIT_NOFILE so no descriptor is free, run ``call``, restore the limit.
 
     The soft limit is set to the lowest free descriptor number, so every
     number below it is in use and the next descriptor would exceed it: EMFILE
@@ -129,6 +287,11 @@ def at_descriptor_limit(call: Callable[[], Any]) -> dict[str, Any]:
     raising the limit shows it was that limit, not an environment already
     out of descriptors. Returns both outcomes (``"ok"`` or an errno name)
     and the limit used.
+
+    It runs in the calling process: only the soft limit is lowered, which any
+    process may raise again up to its hard limit, and ``finally`` does so
+    whatever ``call`` raised. For the length of that one call every thread of
+    the process is at the limit, not only the caller.
     """
     from conformance.kit import Kit
 

@@ -8,7 +8,7 @@ the stack returned or a harness bug.
 
 - Descriptors: EMFILE means the process is at its RLIMIT_NOFILE, ENFILE that
   the system's file table is full. A case that provokes EMFILE on purpose
-  lowers the limit itself (in a child); the limit the process started with
+  lowers the limit itself for one call; the limit the process started with
   tells the two apart.
 - AF_UNIX paths: ``sun_path`` holds about a hundred bytes (108 on Linux, 104
   on the BSDs and macOS), so socket paths under a long TMPDIR do not fit.

@@ -133,7 +133,7 @@ def test_enfile_names_the_system_file_table():
 
 
 def test_emfile_after_a_case_lowered_the_limit_is_the_stacks_answer(monkeypatch):
-    # A case that provokes EMFILE lowers RLIMIT_NOFILE itself (in a child):
+    # A case that provokes EMFILE lowers RLIMIT_NOFILE itself for one call:
     # then EMFILE is what the case set out to observe.
     now = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     monkeypatch.setattr(limits, "_NOFILE_AT_START", now + 1)
