@@ -73,6 +73,11 @@ SYSCALLS: dict[str, dict[str, int]] = {
 
 PROBE_S = 2.0
 
+# What this process does to itself for a case, for code whose calls are made
+# by another process (the stack agent's backend) and so would miss the change.
+_limit_lowered = threading.Event()
+_this_thread = threading.local()  # ``uid``: this thread runs as another user
+
 # How a function's end is encoded: one JSON document, tagged with what happened.
 _RESULT, _UNSUPPORTED, _SKIP, _CRASH = "result", "unsupported", "skip", "crash"
 
@@ -96,10 +101,14 @@ def as_user(
     """
     if not _thread_credentials():
         return in_child(fn, user=user, timeout=timeout)
+
+    def switch() -> None:
+        _this_thread.uid = user
+        _drop(user)
+
     box: list[bytes] = []
-    thread = threading.Thread(
-        target=lambda: box.append(_outcome(fn, lambda: _drop(user))),
-        name=f"as-uid-{user}", daemon=True)
+    thread = threading.Thread(target=lambda: box.append(_outcome(fn, switch)),
+                              name=f"as-uid-{user}", daemon=True)
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
@@ -107,6 +116,16 @@ def as_user(
         raise DeadlineExceeded(f"the function run as uid {user} gave no result within "
                                f"{timeout}s (its thread is left running)")
     return _finish(box[0], f"the thread running as uid {user}")
+
+
+def changed_here() -> str | None:
+    """What the calling thread runs with that another process would not share, if anything."""
+    uid = getattr(_this_thread, "uid", None)
+    if uid is not None:
+        return f"this thread runs as uid {uid}"
+    if _limit_lowered.is_set():
+        return "this process is at a lowered RLIMIT_NOFILE"
+    return None
 
 
 def credentials_mechanism() -> str:
@@ -286,7 +305,8 @@ def at_descriptor_limit(call: Callable[[], Any]) -> dict[str, Any]:
     then comes from the case's own limit. Running ``call`` again after
     raising the limit shows it was that limit, not an environment already
     out of descriptors. Returns both outcomes (``"ok"`` or an errno name)
-    and the limit used.
+    and the limit used; ``ChildSkip`` from ``call`` skips the case, as it
+    would from :func:`in_child`.
 
     It runs in the calling process: only the soft limit is lowered, which any
     process may raise again up to its hard limit, and ``finally`` does so
@@ -298,9 +318,15 @@ def at_descriptor_limit(call: Callable[[], Any]) -> dict[str, Any]:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     limit = _lowest_free_fd()
     resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
+    _limit_lowered.set()
     try:
         at_limit = Kit.outcome(call)
+    except ChildSkip as exc:
+        import pytest
+
+        pytest.skip(str(exc))
     finally:
+        _limit_lowered.clear()
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     return {"at_limit": at_limit, "after_raising": Kit.outcome(call), "limit": limit}
 

@@ -185,3 +185,28 @@ def test_descriptor_limit_is_restored_when_the_call_raises():
     with pytest.raises(KeyError):
         at_descriptor_limit(broken)
     assert resource.getrlimit(resource.RLIMIT_NOFILE) == before
+
+
+@needs_root
+def test_code_run_elsewhere_hears_of_the_change():
+    # The stack agent's backend asks before each call: its calls run in
+    # another process, which neither the user nor the limit reaches.
+    if not child._thread_credentials():
+        pytest.skip("credentials cannot be changed for one thread here")
+    seen = as_user(lambda: {"changed": child.changed_here()}, NOBODY)
+    assert seen == {"changed": f"this thread runs as uid {NOBODY}"}
+    during: list[str | None] = []
+    at_descriptor_limit(lambda: during.append(child.changed_here()))
+    assert during[0] == "this process is at a lowered RLIMIT_NOFILE"
+    assert child.changed_here() is None
+
+
+def test_child_skip_at_the_descriptor_limit_skips_the_case():
+    before = resource.getrlimit(resource.RLIMIT_NOFILE)
+
+    def elsewhere() -> None:
+        raise ChildSkip("the stack agent does not share the limit")
+
+    with pytest.raises(pytest.skip.Exception, match="does not share the limit"):
+        at_descriptor_limit(elsewhere)
+    assert resource.getrlimit(resource.RLIMIT_NOFILE) == before

@@ -40,6 +40,7 @@ from conformance.backends import (
     Tracker,
 )
 from conformance.backends.guard import check_destination
+from conformance.child import ChildSkip, changed_here
 from conformance.errors import DeadlineExceeded, HarnessError, Unsupported
 
 # A call that should finish at once and has not after this long is hung. It
@@ -114,13 +115,12 @@ class Agent:
 
     def call(self, op: str, *args: Any, deadline: float = DEADLINE_S) -> list[str]:
         """Send one request; the reply's words after ``ok``, or the matching exception."""
-        if os.getpid() != self.pid:
-            from conformance.child import ChildSkip
-
-            # A case that changes this process's limits or user does so in a fork
-            # (child.py); the agent is another process, which the change misses.
-            raise ChildSkip("the case changes this process (limits, user) in a forked child; "
-                            "the stack agent is another process and does not share the change")
+        # A case that changes this process (child.py: its limit, its user on one
+        # thread, anything in a forked child) would miss the agent, another process.
+        changed = "this is a forked child" if os.getpid() != self.pid else changed_here()
+        if changed is not None:
+            raise ChildSkip(f"the case changes this process ({changed}); the stack agent "
+                            "is another process and does not share the change")
         if self.dead is not None:
             raise HarnessError(f"the {self.build} stack agent has died: {self.dead}")
         deadlines.before_wait()
