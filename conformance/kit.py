@@ -52,6 +52,34 @@ def errno_name(exc: OSError) -> str:
     return errnos.observe(raw)
 
 
+# This process's loopback-only namespace, made when a case first asks for one.
+# Building one costs a request to the namespace helper and, where setns() is
+# missing (gVisor), a forked child: 20 ms an instance in a sandbox. Each case
+# closes its sockets (the leak check sees to it), so the next one finds the
+# namespace as empty as a new one, but for what the stack keeps of closed
+# connections (TIME_WAIT), which only keeps bind(0) off those ports.
+_private: Any = None
+
+
+def _private_namespace() -> Any:
+    """This process's private namespace (see above), made or remade when needed."""
+    global _private
+    from conformance import ephemeral, topology
+
+    if _private is not None and _private.alive:
+        return _private
+    netns = topology.Topology(peer=False, shared=True)
+    try:
+        lo, hi, _ = ephemeral.port_range()
+        netns.sysctl(topology.HOST, "net.ipv4.ip_local_port_range", f"{lo} {hi}")
+    except (topology.TopologyUnavailable, OSError, Unsupported) as exc:
+        netns.close()
+        raise topology.TopologyUnavailable(
+            f"the namespace's port range cannot follow the host's ({exc})") from exc
+    _private = netns
+    return netns
+
+
 class Kit:
     """Per-instance helpers; see the module docstring."""
 
@@ -64,8 +92,9 @@ class Kit:
         self._netns: Any = None
 
     def private_network(self) -> bool:
-        """Make this instance's inet sockets from here on in a fresh loopback-only
-        network namespace, when the platform can make one; return whether it did.
+        """Make this instance's inet sockets from here on in a loopback-only network
+        namespace of this process's own, when the platform can make one; return
+        whether it did.
 
         For cases whose sockets end up bound to the wildcard address (listen() or
         sendto() on an unbound socket binds one): in the host's namespace such a
@@ -73,24 +102,16 @@ class Kit:
         from nowhere. The namespace gets the host's ephemeral port range, so its
         sockets get the ports the host's would. ``detail["netns"]`` says which.
         """
-        from conformance import ephemeral, topology
+        from conformance import topology
 
         if self.backend == "agent":
             self.note(netns="host: the stack agent's sockets live in its own process")
             return False
         try:
-            netns = topology.Topology(peer=False, shared=True)
+            self._netns = _private_namespace()
         except (topology.TopologyUnavailable, OSError) as exc:
             self.note(netns=f"host: {exc}")
             return False
-        try:
-            lo, hi, _ = ephemeral.port_range()
-            netns.sysctl(topology.HOST, "net.ipv4.ip_local_port_range", f"{lo} {hi}")
-        except (topology.TopologyUnavailable, OSError, Unsupported) as exc:
-            netns.close()
-            self.note(netns=f"host: the namespace's port range cannot follow the host's ({exc})")
-            return False
-        self._netns = netns
         self.note(netns="private")
         return True
 
@@ -313,9 +334,7 @@ class Kit:
 
     def close(self) -> None:
         self.tracker.close_all()
-        if self._netns is not None:
-            self._netns.close()
-            self._netns = None
+        self._netns = None  # kept for the next case (_private_namespace)
         errnos.record_into(None)
         if self.backend == "agent":
             from conformance.backends import agent

@@ -18,6 +18,7 @@ import sys
 
 import pytest
 
+from conformance import kit as kit_module
 from conformance import topology
 from conformance.backends import Tracker
 from conformance.kit import Kit
@@ -64,11 +65,28 @@ def test_private_namespace_keeps_the_host_ephemeral_range(private_kit):
     assert lo <= s.getsockname()[1] <= hi
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SIOCGSKNS is Linux's")
+def test_cases_share_one_private_namespace_and_find_nothing_of_the_case_before(private_kit):
+    first = private_kit.socket("inet", "stream")
+    first.bind(("0.0.0.0", 0))
+    port, namespace = first.getsockname()[1], _namespace_of(first.fileno())
+    private_kit.close()
+    after = Kit("python", Tracker())
+    try:
+        assert after.private_network()
+        second = after.socket("inet", "stream")
+        assert _namespace_of(second.fileno()) == namespace
+        second.bind(("0.0.0.0", port))  # the first case's socket is gone with its kit
+    finally:
+        after.close()
+
+
 def test_without_a_namespace_the_kit_says_why_and_stays_in_the_host(monkeypatch):
     def unavailable(**kwargs):
         raise topology.TopologyUnavailable("no privilege for namespaces")
 
     monkeypatch.setattr(topology, "Topology", unavailable)
+    monkeypatch.setattr(kit_module, "_private", None)
     kit = Kit("python", Tracker())
     try:
         assert kit.private_network() is False
