@@ -195,11 +195,11 @@ def test_shards_share_the_instances_and_one_report_holds_them_all(tmp_path, load
     report = load_report(next(out.glob("*.json")))
     assert sorted(r["params"]["backend"] for r in report["results"]) == ["libc", "python"]
     assert {r["verdict"] for r in report["results"]} == {"conforms"}
-    # Each sandbox ran one of the two instances, and said so under its own label.
+    # Each sandbox collected both instances, and said so under its own label.
     lines = echo.getvalue().splitlines()
     for name in ("1/2", "2/2"):
         assert any(ln.startswith(f"[fake {name}] socket-conformance: ")
-                   and ": 1 case instance (" in ln for ln in lines), lines
+                   and ": 2 case instances (" in ln for ln in lines), lines
 
 
 def test_a_shard_left_without_instances_is_not_an_error(tmp_path, load_report):
@@ -361,3 +361,44 @@ def test_journal_pushes_with_sync_file_range_and_falls_back_to_fsync(tmp_path, m
     finally:
         j.close()
     assert [e["start"] for e in journal_mod.read(tmp_path / "journal.jsonl")] == ["a", "b"]
+
+
+CLAIMED_SUITE = {
+    "test_one.py": "import pytest\n"
+                   "@pytest.fixture(scope='module')\n"
+                   "def log():\n"
+                   "    with open('ran.txt', 'a') as f:\n"
+                   "        yield f\n"
+                   "@pytest.mark.parametrize('n', [0, 1, 2])\n"
+                   "def test_a(n, log):\n"
+                   "    log.write(f'a{n} ')\n",
+    "test_two.py": "from test_one import log\n"
+                   "def test_b(log):\n"
+                   "    log.write('b ')\n"
+                   "def test_c(log):\n"
+                   "    log.write('c ')\n",
+}
+
+
+def test_a_sandbox_runs_only_the_instances_it_claims(pytester):
+    from conformance.runners.guest import Claims
+
+    pytester.makepyfile(**CLAIMED_SUITE)
+    claims = pytester.mkdir("claims")
+    for taken in (0, 2, 3):  # another sandbox's: test_a[0], test_a[2], test_b
+        (claims / str(taken)).mkdir()
+    result = pytester.runpytest("-p", "no:cacheprovider", plugins=[Claims(claims)])
+    result.assert_outcomes(passed=2)
+    assert (pytester.path / "ran.txt").read_text() == "a1 c "
+    assert sorted(int(p.name) for p in claims.iterdir()) == [0, 1, 2, 3, 4]
+
+
+def test_a_sandbox_that_finds_every_instance_claimed_runs_none(pytester):
+    from conformance.runners.guest import Claims
+
+    pytester.makepyfile(**CLAIMED_SUITE)
+    claims = pytester.mkdir("claims")
+    first = pytester.runpytest("-p", "no:cacheprovider", plugins=[Claims(claims)])
+    first.assert_outcomes(passed=5)
+    second = pytester.runpytest("-p", "no:cacheprovider", plugins=[Claims(claims)])
+    assert second.parseoutcomes().get("passed", 0) == 0

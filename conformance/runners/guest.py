@@ -1,8 +1,8 @@
-"""Inside the sandbox: run one shard of the suite with a journal the host reads.
+"""Inside the sandbox: run a share of the suite with a journal the host reads.
 
 ``python -m conformance.runners.guest WORKDIR`` reads ``WORKDIR/job.json``
 (written by :mod:`conformance.runners.sandbox`), runs pytest in this process
-on the job's shard of the collected instances and appends every step to
+on the collected instances it claims (:class:`Claims`) and appends every step to
 ``WORKDIR/journal.jsonl`` (:mod:`conformance.runners.journal`); the host
 writes the report from the journals.
 When the job says the guest is the machine's init (User-Mode Linux boots
@@ -23,21 +23,53 @@ import pytest
 from conformance.runners.journal import JOB, JOURNAL, Journal
 
 
-class EveryNth:
-    """A pytest plugin that keeps every ``count``-th collected instance from ``index`` on.
+class Claims:
+    """A pytest plugin that runs the collected instances this sandbox claims.
 
-    Every sandbox of a run collects the same instances in the same order, so
-    the shards are disjoint and together are the whole run; taking them in
-    turn spreads the slow ones (each Hypothesis case's families sit side by side).
+    Every sandbox of a run collects the same instances in the same order and
+    goes through them claiming each: by making a directory named after its
+    index in a directory they share, which succeeds for exactly one of them,
+    on the host's file system whatever a sandbox caches. So a sandbox whose
+    instances ran faster takes more of them, and the run ends when the last
+    instance does, not when the unluckiest share does; a sandbox that dies
+    leaves the instances it never claimed to the others.
+
+    The next instance is claimed before the current one runs: pytest decides
+    which fixtures to tear down by the instance that comes next.
     """
 
-    def __init__(self, index: int, count: int):
-        self.index, self.count = index, count
+    def __init__(self, directory: Path):
+        self.directory = directory
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        # Not reported as deselected: the other sandboxes run them.
-        items[:] = items[self.index :: self.count]
+    def _claim(self, items: list[pytest.Item], start: int) -> int | None:
+        for index in range(start, len(items)):
+            try:
+                os.mkdir(self.directory / str(index))
+            except FileExistsError:
+                continue
+            return index
+        return None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> bool:
+        # pytest's own loop (_pytest.main), over the claimed instances only.
+        if session.testsfailed and not session.config.option.continue_on_collection_errors:
+            raise session.Interrupted(f"{session.testsfailed} error(s) during collection")
+        if session.config.option.collectonly:
+            return True
+        items = session.items
+        current = self._claim(items, 0)
+        while current is not None:
+            following = self._claim(items, current + 1)
+            nextitem = items[following] if following is not None else None
+            items[current].config.hook.pytest_runtest_protocol(item=items[current],
+                                                               nextitem=nextitem)
+            if session.shouldfail:
+                raise session.Failed(session.shouldfail)
+            if session.shouldstop:
+                raise session.Interrupted(session.shouldstop)
+            current = following
+        return True
 
 
 # pytest's own plugins the guest's run never uses (the debugger, unittest and
@@ -57,7 +89,8 @@ def guest_pytest_argv(argv: list[str]) -> list[str]:
 
 
 def run(workdir: Path, job: dict[str, Any]) -> int:
-    """Run the job's pytest command line on its shard; journal its progress and ending."""
+    """Run the job's pytest command line on the instances this sandbox claims; journal
+    its progress and ending."""
     from conformance import tempdirs
 
     # Inside gVisor or UML the host's locks are invisible: sweeping from here
@@ -68,7 +101,7 @@ def run(workdir: Path, job: dict[str, Any]) -> int:
     journal = Journal(workdir / JOURNAL, job["stack"])
     try:
         code = int(pytest.main(guest_pytest_argv(job["argv"]),
-                               plugins=[journal, EveryNth(*job["shard"])]))
+                               plugins=[journal, Claims(Path(job["claims"]))]))
         journal.write({"exit": code})
     finally:
         journal.close()

@@ -6,7 +6,8 @@ ended. Entries, in the order they come:
 
 - ``{"platform": {...}}``: the platform as the guest probed it, first, so
   even a report salvaged from a crash can name it;
-- ``{"collected": [instance, ...]}``: the instances this shard will run;
+- ``{"collected": [instance, ...]}``: the instances of the whole run (every
+  sandbox collects them all, then claims them one by one: guest.Claims);
 - ``{"start": nodeid}``: an instance started (if the sandbox dies now, this
   is the one that was running);
 - ``{"result": result}``: an instance's result (``Result.to_json``);

@@ -26,33 +26,38 @@ if TYPE_CHECKING:
     from conformance.runners.supervision import Ended
 
 
-def feed(collector: Collector, runner: Runner, shard: Shard, deadline_s: float) -> None:
-    """Tell ``collector`` everything ``shard``'s journal and ending say."""
-    running: list[str] = []
+def feed(collector: Collector, shard: Shard) -> None:
+    """Tell ``collector`` everything ``shard``'s journal says."""
     for e in shard.entries:
         if "collected" in e:
             collector.plan(Instance.from_json(d) for d in e["collected"])
         elif "start" in e:
             collector.start(e["start"])
-            running.append(e["start"])
         elif "result" in e:
             collector.add(Result.from_json(e["result"]))
-        elif "finish" in e:
-            if e["finish"] in running:
-                running.remove(e["finish"])
         elif "stopped" in e:
             collector.stop(Stop(e["stopped"], interrupted=bool(e.get("interrupted"))))
+
+
+def ending(collector: Collector, runner: Runner, shard: Shard, deadline_s: float) -> None:
+    """Tell ``collector`` how ``shard`` ended, once every journal has been fed.
+
+    A shard that did not complete leaves an ``error`` on the instance it was
+    running, or on the run itself when it ran none, and ``skipped`` on every
+    instance of the run that no sandbox ran.
+    """
     if shard.exit is not None:
         return
     assert shard.ended is not None
     if shard.ended.interrupted:
         collector.stop(Stop("interrupted", interrupted=True))
         return
-    planned = [n for e in shard.entries if "collected" in e for n in
-               (d["nodeid"] for d in e["collected"])]
-    done = sum(1 for e in shard.entries if "finish" in e)
-    never = [n for n in planned if n not in collector.got and n not in running]
-    what = (f"{what_happened(runner, shard.ended, deadline_s)} ({done} instance(s) "
+    finished = {e["finish"] for e in shard.entries if "finish" in e}
+    running = [e["start"] for e in shard.entries
+               if "start" in e and e["start"] not in finished and e["start"] not in collector.got]
+    never = [n for n in collector.planned
+             if n not in collector.got and n not in collector.running]
+    what = (f"{what_happened(runner, shard.ended, deadline_s)} ({len(finished)} instance(s) "
             f"finished, {len(never)} never started)")
     for nodeid in running:
         collector.lose(nodeid, "error", f"interrupted while this case ran: {what}")

@@ -11,9 +11,10 @@ and hand it to another process; when those two processes sit on different
 CPUs each hand-over is a cross-CPU wake-up, and on a virtual machine that
 made a whole run about three times slower than on one CPU. So every
 sandbox is pinned to one CPU and runs its cases in one process, and ``-n``
-says how many sandboxes run side by side, each on its own CPU, each taking
-every n-th collected case instance (a shard). Each is a separate instance
-of the same kernel or gVisor build: the same platform, measured in parallel.
+says how many sandboxes run side by side, each on its own CPU (a shard),
+each claiming the next collected case instance nobody has claimed yet
+(``guest.Claims``). Each is a separate instance of the same kernel or gVisor
+build: the same platform, measured in parallel.
 
 The pieces: ``supervision`` starts the sandboxes and stops them at the
 deadline or on an interrupt; each guest (``guest``) writes a ``journal``;
@@ -135,6 +136,8 @@ def run(
     work = tempdirs.make(f"{_ROOT_PREFIX}{runner.stack}-")
     root = Path(work.name)
     try:
+        # Where the sandboxes claim instances (guest.Claims): shared by all of them.
+        (root / "claims").mkdir()
         shards, launches = [], []
         for i, cpu in enumerate(cpus):
             shard = Shard(i, len(cpus), root / f"shard-{i + 1}")
@@ -145,7 +148,7 @@ def run(
             (shard.workdir / "tmp").mkdir()
             job = {"stack": runner.stack, "argv": pytest_argv, "cwd": os.getcwd(),
                    "env": dict(env, TMPDIR=str(shard.workdir / "tmp")),
-                   "init": runner.init, "shard": [i, len(cpus)]}
+                   "init": runner.init, "claims": str(root / "claims")}
             (shard.workdir / JOB).write_text(json.dumps(job), encoding="utf-8")
             # The guest starts in its work directory: `python -m` puts its start
             # directory first on sys.path, and a checkout's conformance/ there would
@@ -196,7 +199,9 @@ def finish(
     codes = [s.exit for s in shards]
     collector = Collector()
     for shard in shards:
-        salvage.feed(collector, runner, shard, deadline_s)
+        salvage.feed(collector, shard)
+    for shard in shards:
+        salvage.ending(collector, runner, shard, deadline_s)
     for result in salvage.disagreements(runner, shards):
         collector.add(result)
     ended = [c for c in codes if c is not None]
