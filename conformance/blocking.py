@@ -59,9 +59,16 @@ class BlockedCall:
     started: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> BlockedCall:
-        with _IDLE_LOCK:
-            caller = _IDLE.pop() if _IDLE else None
-        (caller or _Caller()).take(self)
+        from conformance.child import changed_here
+
+        if changed_here() is not None:
+            # This thread runs as another user (child.as_user): a thread it starts
+            # shares its credentials, an idle caller started earlier does not.
+            threading.Thread(target=self._run, args=(lambda: None,), daemon=True).start()
+        else:
+            with _IDLE_LOCK:
+                caller = _IDLE.pop() if _IDLE else None
+            (caller or _Caller()).take(self)
         if not self.started.wait(DEADLINE_S):
             raise DeadlineExceeded(f"the calling thread did not start within {DEADLINE_S}s")
         return self

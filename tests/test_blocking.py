@@ -115,3 +115,21 @@ def test_without_a_syscall_file_a_call_that_returns_at_once_is_not_blocked(monke
     _without_syscall_files(monkeypatch)
     call = BlockedCall(lambda: None).start()
     assert prove_blocked(call, "recv")["blocked"] is False
+
+
+def test_a_call_started_by_a_thread_running_as_another_user_runs_as_that_user():
+    import pytest
+
+    from conformance import child
+
+    if os.geteuid() != 0 or child.credentials_mechanism() != "thread":
+        pytest.skip("needs root and per-thread credentials")
+    warm = BlockedCall(lambda: None).start()  # an idle caller thread, running as root
+    assert warm.wait(5)
+
+    def as_nobody() -> dict[str, int]:
+        call = BlockedCall(os.geteuid).start()
+        assert call.wait(5)
+        return {"euid": call.result}
+
+    assert child.as_user(as_nobody, child.NOBODY) == {"euid": child.NOBODY}
