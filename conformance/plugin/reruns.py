@@ -6,8 +6,12 @@ failed setup is retried like a failed call (what pytest-rerunfailures does;
 re-calling only the case body would reuse a kit whose sockets the failed
 attempt left in an unknown state). Only the last attempt's phase reports
 are logged, so the terminal and the xdist controller see one instance as
-usual; the instance's settled result (``result.settle``: ``flaky`` when it
-failed, then passed) rides on the last of them as ``report.conformance``.
+usual, and of those only the call's and any other phase's that did not pass:
+a setup or teardown that passed says nothing a reader or the report needs,
+and each report logged in an xdist worker is serialized, sent and read back
+by the controller. The instance's settled result (``result.settle``:
+``flaky`` when it failed, then passed) rides on the last one logged as
+``report.conformance``.
 """
 
 from __future__ import annotations
@@ -55,10 +59,11 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         if (not should_rerun(attempts)
                 or item.session.shouldstop or item.session.shouldfail):
             break
+    logged = [r for r in reports if r.when == "call" or not r.passed] or reports[-1:]
     if attempts:
         # A plain attribute travels with the report through xdist's serialization.
-        setattr(reports[-1], RESULT_ATTR, settle(attempts).to_json())
-    for rep in reports:
+        setattr(logged[-1], RESULT_ATTR, settle(attempts).to_json())
+    for rep in logged:
         item.ihook.pytest_runtest_logreport(report=rep)
     item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
     return True
