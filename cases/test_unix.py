@@ -24,9 +24,8 @@ from conformance.api import (
     credentials_mechanism,
     freebsd,
     getsockname_raw,
-    in_child,
     linux,
-    mount_read_only,
+    on_read_only,
     posix,
     sockaddr_header,
     socketpair_raw,
@@ -425,16 +424,15 @@ def test_dgram_peer_gone(backend: str, kit: Kit) -> dict[str, Any]:
     asserts=["posix:bind:EROFS", "linux:bind.2:unix_path"],
 )
 def test_read_only(type: str, backend: str, kit: Kit) -> dict[str, Any]:
-    """In a child with a private read-only tmpfs over <dir>/ro, bind() to <dir>/ro/s."""
+    """With a private read-only tmpfs over <dir>/ro, bind() to <dir>/ro/s."""
     locked = os.path.join(_scratch(kit), "ro")
     os.mkdir(locked)
 
-    def on_read_only() -> dict[str, Any]:
-        mount_read_only(locked)
+    def bind_there() -> dict[str, Any]:
         s = kit.socket("unix", type)
         return {"errno": Kit.outcome(s.bind, os.path.join(locked, "s"))}
 
-    return in_child(on_read_only)
+    return on_read_only(locked, bind_there)
 
 
 def _pair(backend: str, type: str) -> tuple[int, int]:

@@ -30,6 +30,7 @@ from conformance.child import (
     credentials_mechanism,
     in_child,
     mount_read_only,
+    on_read_only,
 )
 from conformance.ephemeral import port_range
 from conformance.errors import DeadlineExceeded, HarnessError, Unsupported
@@ -54,7 +55,8 @@ __all__ = [
     "TopologyUnavailable", "Unsupported", "accept_raw", "as_user", "at_descriptor_limit",
     "bind_sockaddr", "case", "check", "credentials_mechanism", "darwin", "errno_name", "freebsd",
     "getsockname_raw", "in_child",
-    "interrupt", "linux", "listen_fd", "mount_read_only", "mslearn", "name_of", "open_or_skip",
+    "interrupt", "linux", "listen_fd", "mount_read_only", "mslearn", "name_of", "on_read_only",
+    "open_or_skip",
     "pack_sockaddr", "port_range", "posix", "prove_blocked", "raw_socket", "seed",
     "settings_for", "sigpipe_during", "sockaddr_header", "socketpair_raw", "try_socket",
 ]

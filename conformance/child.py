@@ -29,10 +29,11 @@ means that still contains it:
   move); where the probe fails, the machine's syscall numbers are unknown or
   the process is not root, :func:`as_user` forks as :func:`in_child` does (a
   caller that is not root runs as itself, as it would in the child).
-- A private mount (:func:`mount_read_only`): in a forked child
-  (:func:`in_child`). A caller that is not root needs a new user namespace
-  for it, and ``unshare(CLONE_NEWUSER)`` refuses a multi-threaded caller; a
-  child contains the mount the same way for root and for everyone else.
+- A private mount (:func:`on_read_only`): as root on a thread of its own,
+  which ``unshare(CLONE_NEWNS)`` gives a mount namespace of its own; the
+  namespace ends with the thread. A caller that is not root needs a new user
+  namespace for it, and ``unshare(CLONE_NEWUSER)`` refuses a multi-threaded
+  caller: there, a forked child (:func:`in_child`).
 
 The child runs only the given function and ``os._exit``: no atexit handlers,
 no pytest teardown, nothing of the parent's state is flushed twice. Its
@@ -106,16 +107,48 @@ def as_user(
         _this_thread.uid = user
         _drop(user)
 
+    return _on_thread(fn, switch, timeout, f"run as uid {user}")
+
+
+def on_read_only(
+    path: str, fn: Callable[[], dict[str, Any]], *, timeout: float = 2.0
+) -> dict[str, Any]:
+    """Run ``fn`` where ``path`` is covered by an empty read-only tmpfs that only
+    ``fn`` sees (:func:`mount_read_only`); return its dict, as :func:`as_user` does.
+
+    As root on a thread of its own: ``unshare(CLONE_NEWNS)`` gives the calling
+    thread alone a mount namespace (with a file-system context of its own),
+    and the namespace and its mount end with the thread. A caller that is not
+    root needs a new user namespace for it, which a multi-threaded process may
+    not make: it runs in a forked child.
+    """
+    if os.geteuid() != 0:
+        def in_the_child() -> dict[str, Any]:
+            mount_read_only(path)
+            return fn()
+
+        return in_child(in_the_child, timeout=timeout)
+
+    def switch() -> None:
+        _this_thread.mounts = path
+        mount_read_only(path)
+
+    return _on_thread(fn, switch, timeout, f"run with {path} read-only")
+
+
+def _on_thread(fn: Callable[[], dict[str, Any]], switch: Callable[[], None], timeout: float,
+               what: str) -> dict[str, Any]:
+    """``switch`` then ``fn`` on a thread of their own, which then ends; ``fn``'s dict."""
     box: list[bytes] = []
     thread = threading.Thread(target=lambda: box.append(_outcome(fn, switch)),
-                              name=f"as-uid-{user}", daemon=True)
+                              name=what, daemon=True)
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
-        # It cannot be killed: it stays behind as ``user``, its result unread.
-        raise DeadlineExceeded(f"the function run as uid {user} gave no result within "
-                               f"{timeout}s (its thread is left running)")
-    return _finish(box[0], f"the thread running as uid {user}")
+        # It cannot be killed: it stays behind as it is, its result unread.
+        raise DeadlineExceeded(f"the function {what} gave no result within {timeout}s "
+                               f"(its thread is left running)")
+    return _finish(box[0], f"the thread of the function {what}")
 
 
 def changed_here() -> str | None:
@@ -123,6 +156,9 @@ def changed_here() -> str | None:
     uid = getattr(_this_thread, "uid", None)
     if uid is not None:
         return f"this thread runs as uid {uid}"
+    mounts = getattr(_this_thread, "mounts", None)
+    if mounts is not None:
+        return f"this thread has a mount namespace of its own ({mounts} read-only)"
     if _limit_lowered.is_set():
         return "this process is at a lowered RLIMIT_NOFILE"
     return None
@@ -332,12 +368,13 @@ def at_descriptor_limit(call: Callable[[], Any]) -> dict[str, Any]:
 
 
 def mount_read_only(path: str) -> None:
-    """In a child: cover ``path`` with an empty read-only tmpfs seen by this process only.
+    """Cover ``path`` with an empty read-only tmpfs seen by the calling thread (on a
+    thread of :func:`on_read_only`) or process (in a child) only.
 
-    The child moves to a private mount namespace first (inside a new user
-    namespace when it is not root), so neither the host nor the parent sees
-    the mount, and it disappears with the child. ``ChildSkip`` says why when
-    the platform or the privileges do not allow it.
+    The caller moves to a private mount namespace first (inside a new user
+    namespace when it is not root), so no one else sees the mount, and it
+    disappears with the caller. ``ChildSkip`` says why when the platform or the
+    privileges do not allow it.
     """
     import ctypes
     import errno

@@ -210,3 +210,36 @@ def test_child_skip_at_the_descriptor_limit_skips_the_case():
     with pytest.raises(pytest.skip.Exception, match="does not share the limit"):
         at_descriptor_limit(elsewhere)
     assert resource.getrlimit(resource.RLIMIT_NOFILE) == before
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a mount namespace on a thread needs root")
+def test_a_read_only_mount_is_seen_by_the_function_alone(tmp_path):
+    locked = tmp_path / "ro"
+    locked.mkdir()
+
+    def write_there() -> dict[str, object]:
+        try:
+            (locked / "f").write_text("x")
+        except OSError as exc:
+            return {"errno": errno.errorcode[exc.errno or 0], "mark": child.changed_here()}
+        return {"errno": "ok", "mark": child.changed_here()}
+
+    got = child.on_read_only(str(locked), write_there)
+    if got["errno"] != "EROFS":
+        pytest.skip(f"no private read-only mount here: {got}")
+    assert "mount namespace of its own" in str(got["mark"])
+    (locked / "f").write_text("x")  # the caller never saw the mount
+    assert child.changed_here() is None
+
+
+def test_without_root_a_read_only_mount_is_made_in_a_child(monkeypatch):
+    forked: list[object] = []
+
+    def fake_in_child(fn, **kwargs):
+        forked.append(fn)
+        return {"errno": "EROFS"}
+
+    monkeypatch.setattr(child.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(child, "in_child", fake_in_child)
+    assert child.on_read_only("/nowhere", lambda: {"errno": "ok"}) == {"errno": "EROFS"}
+    assert len(forked) == 1
