@@ -8,6 +8,11 @@ same paths. The kernel boots straight into a two-line init script that execs
 module is the host's side only: the command line that starts the kernel.
 The kernel's console goes to the host's stdout (input from nothing);
 ``quiet`` keeps boot messages out of it.
+
+``initcall_blacklist=raid6_select_algo`` skips the kernel's boot-time
+benchmark of its RAID-6 parity routines, which no socket call uses: it took
+0.85 s of a 1.2 s boot here (a kernel without the parameter hands it to
+init's environment, which the init script clears).
 """
 
 from __future__ import annotations
@@ -41,7 +46,8 @@ def command(tool: str, guest: list[str], workdir: Path) -> list[str]:
     init.chmod(0o755)
     return [
         tool, f"mem={MEMORY}", "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "rw",
-        "quiet", "loglevel=1", "con=null", "ssl=null", "con0=null,fd:1", f"init={init}",
+        "quiet", "loglevel=1", "initcall_blacklist=raid6_select_algo",
+        "con=null", "ssl=null", "con0=null,fd:1", f"init={init}",
     ]
 
 
