@@ -382,9 +382,10 @@ CLAIMED_SUITE = {
 }
 
 
-def test_a_sandbox_runs_only_the_instances_it_claims(pytester):
+def test_a_sandbox_runs_only_the_instances_it_claims(pytester, monkeypatch):
     from conformance.runners.guest import Claims
 
+    monkeypatch.setattr(Claims, "PLAIN_PER_CLAIM", 1)
     pytester.makepyfile(**CLAIMED_SUITE)
     claims = pytester.mkdir("claims")
     for taken in (0, 2, 3):  # another sandbox's: test_a[0], test_a[2], test_b
@@ -404,3 +405,17 @@ def test_a_sandbox_that_finds_every_instance_claimed_runs_none(pytester):
     first.assert_outcomes(passed=5)
     second = pytester.runpytest("-p", "no:cacheprovider", plugins=[Claims(claims)])
     assert second.parseoutcomes().get("passed", 0) == 0
+
+
+def test_plain_instances_are_claimed_a_few_at_a_time_and_a_search_alone(monkeypatch):
+    import types
+
+    from conformance import case as case_module
+    from conformance.runners import guest
+
+    names = ["props.a", "state.b", "x.1", "x.2", "x.3", "props.c", "x.4", "x.5", "x.6", "x.7",
+             "x.8", "x.9"]
+    items = [types.SimpleNamespace(name=n) for n in names]
+    monkeypatch.setattr(case_module, "case_info",
+                        lambda item: types.SimpleNamespace(area=item.name.split(".")[0]))
+    assert guest._units(items, 4) == [[0], [1], [2, 3, 4], [5], [6, 7, 8, 9], [10, 11]]

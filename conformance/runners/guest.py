@@ -34,15 +34,20 @@ class Claims:
     instance does, not when the unluckiest share does; a sandbox that dies
     leaves the instances it never claimed to the others.
 
-    The next instance is claimed before the current one runs: pytest decides
+    Instances are claimed a few at a time (a claim is a round trip to the
+    host's file system), but a Hypothesis search alone: one costs as much as
+    dozens of plain instances, and the searches come first (plugin/ordering.py).
+    The next claim is made before the current instance runs: pytest decides
     which fixtures to tear down by the instance that comes next.
     """
+
+    PLAIN_PER_CLAIM = 4
 
     def __init__(self, directory: Path):
         self.directory = directory
 
-    def _claim(self, items: list[pytest.Item], start: int) -> int | None:
-        for index in range(start, len(items)):
+    def _claim(self, units: list[list[int]], start: int) -> int | None:
+        for index in range(start, len(units)):
             try:
                 os.mkdir(self.directory / str(index))
             except FileExistsError:
@@ -58,18 +63,42 @@ class Claims:
         if session.config.option.collectonly:
             return True
         items = session.items
-        current = self._claim(items, 0)
-        while current is not None:
-            following = self._claim(items, current + 1)
-            nextitem = items[following] if following is not None else None
-            items[current].config.hook.pytest_runtest_protocol(item=items[current],
-                                                               nextitem=nextitem)
-            if session.shouldfail:
-                raise session.Failed(session.shouldfail)
-            if session.shouldstop:
-                raise session.Interrupted(session.shouldstop)
-            current = following
+        units = _units(items, self.PLAIN_PER_CLAIM)
+        claimed = self._claim(units, 0)
+        while claimed is not None:
+            following = self._claim(units, claimed + 1)
+            mine = units[claimed]
+            after = units[following][0] if following is not None else None
+            for n, index in enumerate(mine):
+                nextindex = mine[n + 1] if n + 1 < len(mine) else after
+                nextitem = items[nextindex] if nextindex is not None else None
+                items[index].config.hook.pytest_runtest_protocol(item=items[index],
+                                                                 nextitem=nextitem)
+                if session.shouldfail:
+                    raise session.Failed(session.shouldfail)
+                if session.shouldstop:
+                    raise session.Interrupted(session.shouldstop)
+            claimed = following
         return True
+
+
+def _units(items: list[pytest.Item], plain_per_claim: int) -> list[list[int]]:
+    """The indexes of ``items`` in the groups they are claimed in (see Claims)."""
+    from conformance.case import SEARCH_AREAS, case_info
+
+    units: list[list[int]] = []
+    filling: list[int] | None = None  # the group plain instances are added to
+    for index, item in enumerate(items):
+        info = case_info(item)
+        if info is not None and info.area in SEARCH_AREAS:
+            units.append([index])
+            filling = None
+        elif filling is not None and len(filling) < plain_per_claim:
+            filling.append(index)
+        else:
+            filling = [index]
+            units.append(filling)
+    return units
 
 
 # pytest's own plugins the guest's run never uses (the debugger, unittest and
