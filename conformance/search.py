@@ -20,13 +20,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-from hypothesis import HealthCheck, Phase, settings
-from hypothesis.errors import FlakyFailure, Found
-from hypothesis.reporting import with_reporter
+from typing import TYPE_CHECKING, Any
 
 from conformance.errors import DeadlineExceeded, UsageError
+
+if TYPE_CHECKING:
+    from hypothesis import settings
+
+# Hypothesis is imported where a search is set up or run, not here: the
+# controller of an xdist run only names the profile, and importing Hypothesis
+# there cost 60 ms while the workers waited for their first instances.
 
 PROFILE_ENV = "SOCKET_CONFORMANCE_HYPOTHESIS"
 
@@ -56,6 +59,8 @@ def profile() -> Profile:
 
 def settings_for(max_examples: int, stateful_steps: int | None = None) -> settings:
     """Explicit settings: nothing is inherited from a user's Hypothesis profile."""
+    from hypothesis import HealthCheck, Phase, settings
+
     p = profile()
     kw: dict[str, Any] = {}
     if stateful_steps is not None:
@@ -101,6 +106,9 @@ def check(test: Callable[[], None]) -> dict[str, Any]:
     ``@reproduce_failure`` blob through its reporter; both are kept, so a
     deviation can be replayed from the report alone.
     """
+    from hypothesis.errors import FlakyFailure, Found
+    from hypothesis.reporting import with_reporter
+
     _no_harness_constants()  # here, not at import: only processes that run a property
     lines: list[str] = []
     chosen = None

@@ -102,6 +102,11 @@ def pytest_args(args: argparse.Namespace, out: Path | None) -> list[str]:
         str(where), *map(str, args.cases),
         "-p", "conformance.plugin",
         "-p", "no:cacheprovider",
+        # Hypothesis' pytest plugin serves @given tests, and the cases have none
+        # (a property runs its search inside the case: search.py); it wraps every
+        # phase of every instance and imports all of Hypothesis into the
+        # controller for its summary (0.06 s at the end of a run).
+        "-p", "no:hypothesispytest",
         # Cases return observations and never rely on assertion rewriting (a
         # Hypothesis property's assert carries its own message); rewriting
         # every case module in every worker cost about 0.5 s of a 3.5 s run.
