@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import select
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -137,22 +138,12 @@ def _wait_readable(kit: Kit, sock: Socket) -> None:
         raise DeadlineExceeded(f"nothing readable within {DEADLINE_S}s")
 
 
-try:
-    # At import, not in the case: importing a module opens its file, and a
-    # case at the descriptor limit would take EMFILE for "not available".
-    import fcntl
-    import termios
-except ImportError:  # Windows
-    fcntl = termios = None
-
-
 def _queued(sock: Socket) -> int:
-    """Bytes waiting in the receive queue (FIONREAD), without receiving them."""
-    if fcntl is None or termios is None:
+    """Bytes waiting in the receive queue (Kit.queued: FIONREAD), without receiving them."""
+    queued = Kit.queued(sock)
+    if queued is None:
         raise Unsupported("FIONREAD is not available here")
-    buf = bytearray(4)
-    fcntl.ioctl(sock.fileno(), termios.FIONREAD, buf)
-    return int.from_bytes(buf, "little", signed=True)
+    return queued
 
 
 def _processed(kit: Kit, family: str, type: str, writer: Socket) -> None:
@@ -190,7 +181,7 @@ def _unacked(sock: Socket) -> int:
         raise Unsupported("TIOCOUTQ is not available here") from exc
     buf = bytearray(4)
     fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, buf)
-    return int.from_bytes(buf, "little", signed=True)
+    return int.from_bytes(buf, sys.byteorder, signed=True)
 
 
 def _arrives_all(sock: Socket, n: int) -> bool:
