@@ -29,6 +29,8 @@ DEADLINE_S = 10.0
 CONNECT_DEADLINE_S = 10.0
 # linux/sockios.h; Python's termios does not name it.
 _SIOCOUTQNSD = 0x894B
+# What an ioctl() the platform does not offer for this socket fails with.
+_NO_SUCH_IOCTL = (_errno.ENOTTY, _errno.EINVAL, _errno.EOPNOTSUPP)
 
 LOOPBACK = {"inet": "127.0.0.1", "inet6": "::1"}
 WILDCARD = {"inet": "0.0.0.0", "inet6": "::"}
@@ -233,7 +235,9 @@ class Kit:
 
     @staticmethod
     def queued(sock: Socket) -> int | None:
-        """Bytes waiting in ``sock``'s receive queue (FIONREAD), or None where unreadable."""
+        """Bytes waiting in ``sock``'s receive queue (FIONREAD), or None where the
+        platform cannot say; any other failure of the call (a descriptor the
+        harness already closed) is raised, since it is no answer of the stack."""
         try:
             import fcntl
             import termios
@@ -242,8 +246,10 @@ class Kit:
         buf = bytearray(4)
         try:
             fcntl.ioctl(sock.fileno(), termios.FIONREAD, buf)
-        except OSError:
-            return None
+        except OSError as exc:
+            if exc.errno in _NO_SUCH_IOCTL:
+                return None
+            raise
         return int.from_bytes(buf, sys.byteorder, signed=True)
 
     @staticmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 
@@ -40,3 +41,21 @@ def test_a_socket_closed_again_is_not_new():
     assert before is not None
     socket.socket(socket.AF_INET, socket.SOCK_DGRAM).close()
     assert descriptors.new_sockets(before) == set()
+
+
+def test_queue_length_of_a_socket_the_harness_closed_is_a_fault_not_unsupported():
+    from conformance.kit import Kit
+
+    fd = os.open(os.devnull, os.O_RDONLY)
+    os.close(fd)
+    closed = type("Closed", (), {"fileno": lambda self: fd})()
+    with pytest.raises(OSError) as raised:
+        Kit.queued(closed)
+    assert raised.value.errno == errno.EBADF
+
+
+def test_queue_length_of_a_live_socket_is_read():
+    from conformance.kit import Kit
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        assert Kit.queued(s) == 0
