@@ -61,6 +61,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from conformance.descriptors import lowest_free
 from conformance.errors import DeadlineExceeded, HarnessError, Unsupported
 
 NOBODY = 65534
@@ -327,12 +328,6 @@ def _thread_credentials() -> bool:
     return alone
 
 
-def _lowest_free_fd() -> int:
-    fd = os.open(os.devnull, os.O_RDONLY)
-    os.close(fd)
-    return fd
-
-
 def at_descriptor_limit(call: Callable[[], Any]) -> dict[str, Any]:
     """Lower RLIMIT_NOFILE so no descriptor is free, run ``call``, restore the limit.
 
@@ -352,7 +347,7 @@ def at_descriptor_limit(call: Callable[[], Any]) -> dict[str, Any]:
     from conformance.kit import Kit
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    limit = _lowest_free_fd()
+    limit = lowest_free()
     resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
     _limit_lowered.set()
     try:
@@ -376,12 +371,11 @@ def mount_read_only(path: str) -> None:
     disappears with the caller. ``ChildSkip`` says why when the platform or the
     privileges do not allow it.
     """
-    import ctypes
     import errno
 
     clone_newns, clone_newuser = 0x00020000, 0x10000000
     ms_rdonly, ms_rec, ms_private = 1, 0x4000, 0x40000
-    lib = ctypes.CDLL(None, use_errno=True)
+    lib = _libc()
     if not hasattr(lib, "unshare") or not hasattr(lib, "mount"):
         raise ChildSkip("no unshare()/mount() here: a private read-only mount cannot be made")
     if lib.unshare(clone_newns) != 0 and lib.unshare(clone_newuser | clone_newns) != 0:

@@ -60,10 +60,17 @@ def open_fds() -> frozenset[int] | None:
     if where is None:
         return frozenset(fd for fd in range(_PROBED) if _is_open(fd))
     # The listing shows the descriptor it reads the directory through: the
-    # lowest free one, which the open() just before it names.
-    own = os.open(os.devnull, os.O_RDONLY)
-    os.close(own)
+    # lowest free one, named just before it.
+    own = lowest_free()
     return frozenset(int(n) for n in os.listdir(where)) - {own}
+
+
+def lowest_free() -> int:
+    """The number the next descriptor this process opens gets (the kernel hands
+    out the lowest free one)."""
+    fd = os.open(os.devnull, os.O_RDONLY)
+    os.close(fd)
+    return fd
 
 
 def new_sockets(before: frozenset[int]) -> set[int]:
