@@ -91,32 +91,37 @@ class Journal:
         self.write({"stopped": "interrupted", "interrupted": True})
 
 
-_SYNC_FILE_RANGE_WAIT_BEFORE, _SYNC_FILE_RANGE_WRITE, _SYNC_FILE_RANGE_WAIT_AFTER = 1, 2, 4
+# SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER
+_WRITE_AND_WAIT = 1 | 2 | 4
 
 
 @functools.cache
 def _sync_file_range() -> Any:
+    """libc's sync_file_range(fd, offset, nbytes, flags), declared; None where absent."""
     try:
         import ctypes
 
-        return getattr(ctypes.CDLL(None, use_errno=True), "sync_file_range", None)
+        call = getattr(ctypes.CDLL(None, use_errno=True), "sync_file_range", None)
     except (ImportError, OSError):
         return None
+    if call is not None:
+        call.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
+        call.restype = ctypes.c_int
+    return call
 
 
 def _push(fd: int) -> None:
     """Hand what was written to ``fd`` to the host, or fsync it where that cannot be done."""
-    import ctypes
-
     call = _sync_file_range()
     if call is not None:
-        flags = (_SYNC_FILE_RANGE_WAIT_BEFORE | _SYNC_FILE_RANGE_WRITE
-                 | _SYNC_FILE_RANGE_WAIT_AFTER)
         # Offset 0 and length 0: the whole file.
-        if call(fd, ctypes.c_longlong(0), ctypes.c_longlong(0), ctypes.c_uint(flags)) == 0:
+        if call(fd, 0, 0, _WRITE_AND_WAIT) == 0:
             return
-        if ctypes.get_errno() not in (errno.ENOSYS, errno.EINVAL, errno.ESPIPE):
-            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+        import ctypes
+
+        err = ctypes.get_errno()
+        if err not in (errno.ENOSYS, errno.EINVAL, errno.ESPIPE):
+            raise OSError(err, os.strerror(err))
     os.fsync(fd)
 
 
